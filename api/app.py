@@ -1,0 +1,24 @@
+"""The FastAPI app, built by a factory; the lifespan given by the composition root owns the workers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import problems
+from api.deps import Backend
+from api.routes import entities, events, health, partnerships, stats
+from chainmatch.settings import Settings
+
+
+def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[FastAPI], Any] | None = None) -> FastAPI:
+    app = FastAPI(title="chainmatch", version="1", lifespan=lifespan,
+                  description="Partner matching for the AI industry chain of the HSITP.")
+    app.state.settings = settings
+    app.state.backend = backend
+    problems.install(app)
+    for module in (health, events, entities, partnerships, stats):
+        app.include_router(module.router)
+    return app

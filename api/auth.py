@@ -1,0 +1,40 @@
+"""API keys -> callers. Keys are compared in constant time and never logged."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chainmatch.settings import ApiKey
+from matcher import policy
+from matcher.model import Profile
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str
+    name: str | None
+    entity_id: str | None
+    region: str | None
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role == "staff" and self.region is None
+
+    def may_see(self, profile: Profile) -> bool:
+        """CONTRACT section 4: a company always sees its own profile."""
+        if self.entity_id is not None and profile.id == self.entity_id:
+            return True
+        return policy.may_see(
+            viewer_region=self.region, data_policy=profile.data_policy, sees_everything=self.sees_everything
+        )
+
+
+def find_key(keys: Mapping[str, ApiKey], presented: str) -> ApiKey | None:
+    """Looks at every key, so the time taken tells nothing about which prefix matched."""
+    found = None
+    for key, spec in keys.items():
+        if hmac.compare_digest(key.encode(), presented.encode()):
+            found = spec
+    return found

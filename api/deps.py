@@ -1,0 +1,82 @@
+"""Each dependency named once, as an Annotated alias; role checks live here, not in routes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+
+from api.auth import Caller, find_key
+from api.problems import ProblemException
+from chainmatch.settings import Settings
+from matcher.service import Matcher
+
+Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
+
+
+class Backend(Protocol):
+    """What the API needs from the running system; the composition root provides it."""
+
+    def matcher(self) -> Matcher | None:
+        """None until the model and store are ready."""
+
+    def health(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def stats(self) -> dict[str, int]: ...
+
+    async def publish(self, records: Sequence[Record]) -> None: ...
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_backend(request: Request) -> Backend:
+    return request.app.state.backend
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendDep = Annotated[Backend, Depends(get_backend)]
+
+
+def get_matcher(backend: BackendDep) -> Matcher:
+    matcher = backend.matcher()
+    if matcher is None:
+        raise ProblemException(503, "the matcher is still starting", headers={"Retry-After": "5"})
+    return matcher
+
+
+MatcherDep = Annotated[Matcher, Depends(get_matcher)]
+
+
+def get_caller(request: Request, settings: SettingsDep) -> Caller:
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    spec = find_key(settings.api_keys, presented.strip()) if scheme.lower() == "bearer" else None
+    if spec is None:
+        raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
+                               headers={"WWW-Authenticate": "Bearer"})
+    region = spec.region
+    if region is None and spec.role == "company":
+        matcher = request.app.state.backend.matcher()
+        own = matcher.get(spec.entity_id) if matcher is not None else None
+        region = own.region if own is not None else None
+    return Caller(role=spec.role, name=spec.name, entity_id=spec.entity_id, region=region)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require(*roles: str):
+    def check(caller: CallerDep) -> Caller:
+        if caller.role not in roles:
+            raise ProblemException(403, f"this operation is for {', '.join(roles)} keys")
+        return caller
+
+    return Annotated[Caller, Depends(check)]
+
+
+StaffOnly = require("staff")
+StaffOrCompany = require("staff", "company")
+StaffOrPlatform = require("staff", "platform")
+AnyRole = require("staff", "platform", "company")

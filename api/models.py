@@ -1,0 +1,100 @@
+"""Response shapes, named by what they are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from api.auth import Caller
+from matcher.model import Profile, Suggestion
+from matcher.triads import Triad
+
+
+class EntitySummary(BaseModel):
+    id: str
+    name: str
+    roles: list[str]
+    sectors: list[str]
+    region: str | None
+    kind: str
+
+
+class RedactedMember(BaseModel):
+    redacted: bool = True
+    roles: list[str]
+
+
+class EntityPublic(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    name: str
+    description: str
+    roles: list[str]
+    sectors: list[str]
+    data_policy: str
+    inferred: dict[str, dict[str, float]]
+
+
+class SuggestionPublic(BaseModel):
+    entity: EntitySummary
+    score: float
+    reasons: list[str]
+    score_breakdown: dict[str, float]
+
+
+class SuggestionsPublic(BaseModel):
+    items: list[SuggestionPublic]
+
+
+class PartnershipPublic(BaseModel):
+    id: str
+    chip: EntitySummary | RedactedMember
+    algorithm: EntitySummary | RedactedMember
+    application: EntitySummary | RedactedMember
+    project_id: str | None
+    sectors: list[str]
+    score: float
+    reasons: list[str]
+    score_breakdown: dict[str, float]
+    status: str
+    decisions: list[dict[str, Any]]
+    updated_at: str | None
+
+
+class PartnershipsPublic(BaseModel):
+    items: list[PartnershipPublic]
+    next_cursor: str | None
+
+
+def entity_summary(profile: Profile) -> EntitySummary:
+    return EntitySummary(id=profile.id, name=profile.name, roles=list(profile.roles),
+                         sectors=list(profile.sectors), region=profile.region, kind=profile.kind)
+
+
+def entity_public(profile: Profile) -> EntityPublic:
+    return EntityPublic(**{**profile.data, "kind": profile.kind, "roles": list(profile.roles),
+                           "sectors": list(profile.sectors), "data_policy": profile.data_policy,
+                           "inferred": {"roles": {}, "sectors": {}}})
+
+
+def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
+    return SuggestionPublic(entity=entity_summary(suggestion.profile), score=suggestion.score,
+                            reasons=list(suggestion.reasons), score_breakdown=dict(suggestion.score_breakdown))
+
+
+def partnership_public(triad: Triad, caller: Caller) -> PartnershipPublic:
+    """Members the caller may not see are redacted, and no reason names them."""
+    def member(profile: Profile) -> EntitySummary | RedactedMember:
+        return entity_summary(profile) if caller.may_see(profile) else RedactedMember(roles=list(profile.roles))
+
+    visible_names = [m.name for m in triad.members() if caller.may_see(m)]
+    reasons = [f"{name} works in sector {triad.sector}" for name in visible_names]
+    return PartnershipPublic(
+        id=triad.id, chip=member(triad.chip), algorithm=member(triad.algorithm),
+        application=member(triad.application), project_id=None, sectors=[triad.sector],
+        score=triad.score, reasons=reasons, score_breakdown=triad.score_breakdown,
+        status="proposed", decisions=[], updated_at=None,
+    )

@@ -1,0 +1,105 @@
+"""POST /v1/events: validate every event, then publish them all, or none."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from api.auth import Caller
+from api.deps import MatcherDep, SettingsDep, StaffOrCompany
+from api.problems import ProblemException, problem_responses
+from matcher.service import Matcher
+from schemas import EVENT_TYPES
+from schemas.cloudevents import OUTPUT_CONTENT_TYPE, CloudEvent, InvalidEvent, parse_structured, to_structured
+
+router = APIRouter(tags=["events"])
+MAX_BODY = 1024 * 1024
+MAX_EVENTS = 500
+CONTENT_TYPES = ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json")
+INPUT_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1")
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+async def read_json_body(request: Request, limit: int = MAX_BODY) -> Any:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in CONTENT_TYPES:
+        raise ProblemException(415, f"send one of {', '.join(CONTENT_TYPES)}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ProblemException(413, f"the body is larger than {limit} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as error:
+        # Deeply nested JSON makes Python's parser raise RecursionError, not ValueError.
+        raise ProblemException(400, f"the body is not valid JSON: {type(error).__name__}") from None
+
+
+def _check_ownership(caller: Caller, event: CloudEvent, matcher: Matcher, pointer: str) -> None:
+    """A company key may publish only its own entity and its own projects."""
+    if caller.role == "staff":
+        return
+    event_type = EVENT_TYPES[event.type]
+    if event_type.kind in ("company", "lab") and event.key == caller.entity_id:
+        return
+    if event_type.kind == "project":
+        stored = matcher.get(event.key)
+        new_owner = event.data.get("owner_id", caller.entity_id)
+        stored_owner = stored.data.get("owner_id") if stored is not None else caller.entity_id
+        if new_owner == caller.entity_id and stored_owner == caller.entity_id:
+            return
+    raise ProblemException(403, f"event {pointer or '/'}: a company key may publish only its own "
+                                "entity and its own projects")
+
+
+@router.post(
+    "/v1/events", status_code=202, response_model=Accepted,
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+    openapi_extra={"requestBody": {"required": True, "content": {
+        t: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "maxItems": MAX_EVENTS,
+                                                       "items": {"type": "object"}}]}}
+        for t in CONTENT_TYPES}}},
+)
+async def post_events(request: Request, caller: StaffOrCompany, matcher: MatcherDep,
+                      settings: SettingsDep) -> Accepted:
+    body = await read_json_body(request)
+    batch = isinstance(body, list)
+    items = body if batch else [body]
+    if not items or len(items) > MAX_EVENTS:
+        raise ProblemException(422, f"send between 1 and {MAX_EVENTS} events",
+                               errors=[("wrong number of events", "")])
+    now = datetime.now(UTC)
+    events: list[CloudEvent] = []
+    errors: list[tuple[str, str]] = []
+    for index, item in enumerate(items):
+        prefix = f"/{index}" if batch else ""
+        try:
+            event = parse_structured(item, key=None, now=now)
+        except InvalidEvent as error:
+            errors += [(e.detail, prefix + e.pointer) for e in error.errors] or [(error.message, prefix)]
+            continue
+        if EVENT_TYPES[event.type].topic not in INPUT_TOPICS:
+            errors.append((f"{event.type} is written by the matcher, not published", prefix + "/type"))
+            continue
+        events.append(event)
+    if errors:
+        raise ProblemException(422, "no event was published: some are invalid", errors=errors)
+    for index, event in enumerate(events):
+        if EVENT_TYPES[event.type].topic == "curation.v1" and caller.role != "staff":
+            raise ProblemException(403, "only staff submit decisions")
+        _check_ownership(caller, event, matcher, f"/{index}" if batch else "")
+    await request.app.state.backend.publish([
+        (settings.topic(EVENT_TYPES[e.type].topic), e.key.encode(),
+         json.dumps(to_structured(e), ensure_ascii=False).encode(),
+         [("content-type", OUTPUT_CONTENT_TYPE.encode())])
+        for e in events
+    ])
+    return Accepted(accepted=len(events))

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import AnyRole, MatcherDep
+from api.models import PartnershipsPublic, partnership_public
+from api.problems import problem_responses
+
+router = APIRouter(tags=["partnerships"])
+
+
+@router.get("/v1/partnerships", response_model=PartnershipsPublic,
+            responses=problem_responses(401, 403, 422, 503))
+def list_partnerships(
+    caller: AnyRole, matcher: MatcherDep,
+    sector: str | None = None, entity_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PartnershipsPublic:
+    if caller.role == "company":
+        entity_id = caller.entity_id
+    triads = matcher.partnerships(sector=sector, entity_id=entity_id)
+    return PartnershipsPublic(items=[partnership_public(t, caller) for t in triads[:limit]], next_cursor=None)

@@ -1,0 +1,133 @@
+"""The composition root: builds the adapters that the settings choose and wires the edges."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from chainmatch.settings import Settings
+from matcher.ports import Embedder, VectorStore
+from matcher.service import Matcher
+
+log = logging.getLogger("chainmatch")
+ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "partnerships.v1",
+              "partnerships.public.v1", "deadletter.v1")
+
+
+def progress(message: str) -> None:
+    print(f"chainmatch: {message}", file=sys.stderr, flush=True)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    from matcher.adapters.sentence_embedder import SentenceEmbedder
+
+    return SentenceEmbedder(settings.model, progress=progress)
+
+
+def build_store(settings: Settings) -> VectorStore:
+    if settings.qdrant_url:
+        from matcher.adapters.qdrant_store import QdrantServerStore
+
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return QdrantServerStore.from_url(settings.qdrant_url, api_key, settings.collection)
+    from matcher.adapters.edge_store import EdgeStore
+
+    return EdgeStore(settings.data_dir / "store")
+
+
+def topic_names(settings: Settings) -> list[str]:
+    return [settings.topic(name) for name in ALL_TOPICS]
+
+
+class Runtime:
+    """The running system as the API sees it (api.deps.Backend): started in the API's lifespan.
+
+    Startup runs in the background so that /healthz answers 503 while the model loads.
+    """
+
+    def __init__(self, settings: Settings, *, run_workers: bool, embedder: Embedder | None = None,
+                 store: VectorStore | None = None):
+        from streams.app import PipelineState
+
+        self.settings = settings
+        self.run_workers = run_workers
+        self.state = PipelineState()
+        self._embedder = embedder
+        self._store = store
+        self._matcher: Matcher | None = None
+        self._publisher: Any = None
+        self._failure: str | None = None
+
+    def matcher(self) -> Matcher | None:
+        return self._matcher
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        components = {
+            "broker": "ok" if self._publisher is not None else "starting",
+            "model": "ok" if self._matcher is not None else "starting",
+            "store": "ok" if self._matcher is not None else "starting",
+            "workers": ("ok" if self.state.assigned else "starting") if self.run_workers else "not run here",
+        }
+        for agent, reason in self.state.crashed.items():
+            components["workers"] = f"agent {agent} died: {reason}"
+        if self._failure:
+            components["failure"] = self._failure
+        ready = all(v in ("ok", "not run here") for v in components.values())
+        return ready, components
+
+    def stats(self) -> dict[str, int]:
+        return {"events_processed": self.state.events_processed, "deadlettered": self.state.deadlettered}
+
+    async def publish(self, records: Sequence[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+        if self._publisher is None:
+            from api.problems import ProblemException
+
+            raise ProblemException(503, "the broker connection is still starting", headers={"Retry-After": "5"})
+        await self._publisher.publish(records)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            task = asyncio.create_task(self._start(stack))
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._store is not None:
+            self._store.flush()
+            self._store.close()
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
+        from faust.contrib.asgi import faust_app_running
+
+        from streams.app import create_app as create_stream_app
+        from streams.publisher import KafkaPublisher
+
+        try:
+            publisher = KafkaPublisher(self.settings.bootstrap)
+            await publisher.start()
+            stack.push_async_callback(publisher.stop)
+            self._publisher = publisher
+            if self._embedder is None:
+                self._embedder = await asyncio.to_thread(build_embedder, self.settings)
+            if self._store is None:
+                self._store = await asyncio.to_thread(build_store, self.settings)
+            matcher = Matcher(embedder=self._embedder, store=self._store, progress=progress)
+            await asyncio.to_thread(matcher.ensure_model)
+            if self.run_workers:
+                stream_app = create_stream_app(self.settings, matcher, self.state)
+                await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
+            self._matcher = matcher
+            progress("ready")
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported by /healthz and the log, never silent
+            self._failure = f"{type(error).__name__}: {error}"
+            log.exception("startup failed")
+            progress(f"startup failed: {self._failure}")

@@ -1,0 +1,146 @@
+"""`chainmatch up | worker | api | produce`: the settings are read here, once, and passed down."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chainmatch.bootstrap import Runtime, progress, topic_names
+from chainmatch.settings import ApiKey, Settings
+
+
+def _with_staff_key(settings: Settings) -> Settings:
+    """With no keys configured, use (creating once) a staff key kept in the data dir."""
+    if settings.api_keys:
+        return settings
+    path = settings.data_dir / "staff.key"
+    if path.exists():
+        key = path.read_text().strip()
+    else:
+        key = "cm_" + secrets.token_urlsafe(24)
+        path.touch(mode=0o600)
+        path.write_text(key + "\n")
+    print(f"staff key: {key}", flush=True)
+    return settings.model_copy(update={"api_keys": {key: ApiKey(role="staff", name="staff")}})
+
+
+def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from chainmatch.broker import ensure_topics
+
+    ensure_topics(settings.bootstrap, topic_names(settings), settings.topic_partitions)
+    runtime = Runtime(settings, run_workers=run_workers)
+    app = create_app(settings=settings, backend=runtime, lifespan=runtime.lifespan)
+    host = settings.host if serve_api else "127.0.0.1"
+    progress(f"API on http://{host}:{settings.port}  (docs at /docs)")
+    uvicorn.Server(uvicorn.Config(app, host=host, port=settings.port, log_level="warning")).run()
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from chainmatch.broker import EmbeddedBroker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = _with_staff_key(settings)
+    broker = None
+    if settings.embedded_broker:
+        broker = EmbeddedBroker(log_dir=settings.data_dir)
+        broker.start(settings.kafka_port)
+        progress(f"embedded Kafka broker (Tansu) on {broker.bootstrap}; it keeps nothing across a restart")
+    try:
+        _serve(settings, run_workers=True)
+    finally:
+        if broker is not None:
+            broker.stop()
+    progress("stopped")
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # A worker still serves /healthz; its port is for the orchestrator's health check.
+    _serve(settings, run_workers=True, serve_api=False)
+    return 0
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _serve(_with_staff_key(settings), run_workers=False)
+    return 0
+
+
+def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas import EVENT_TYPES
+    from schemas.cloudevents import OUTPUT_CONTENT_TYPE, InvalidEvent, parse_structured, to_structured
+    from streams.publisher import KafkaPublisher
+
+    now = datetime.now(UTC)
+    records, bad = [], 0
+    for number, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = parse_structured(json.loads(line), key=None, now=now)
+        except (ValueError, RecursionError) as error:
+            print(f"line {number}: not JSON: {error}", file=sys.stderr)
+            bad += 1
+            continue
+        except InvalidEvent as error:
+            details = "; ".join(f"{e.pointer or '/'}: {e.detail}" for e in error.errors) or error.message
+            print(f"line {number}: {error.error_class}: {details}", file=sys.stderr)
+            bad += 1
+            continue
+        records.append((settings.topic(EVENT_TYPES[event.type].topic), event.key.encode(),
+                        json.dumps(to_structured(event), ensure_ascii=False).encode(),
+                        [("content-type", OUTPUT_CONTENT_TYPE.encode())]))
+    if bad:
+        print(f"{bad} bad line(s): nothing was sent", file=sys.stderr)
+        return 1
+
+    async def send() -> None:
+        publisher = KafkaPublisher(settings.bootstrap)
+        await publisher.start()
+        try:
+            await publisher.publish(records)
+        finally:
+            await publisher.stop()
+
+    asyncio.run(send())
+    print(f"sent {len(records)} event(s)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="chainmatch", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, helptext in (("up", "broker, workers, store and API in one process tree"),
+                           ("worker", "the stream workers alone"), ("api", "the API alone")):
+        command = commands.add_parser(name, help=helptext)
+        command.add_argument("--host")
+        command.add_argument("--port", type=int)
+        command.add_argument("--data-dir", type=Path)
+        if name == "up":
+            command.add_argument("--kafka-port", type=int)
+            command.add_argument("--demo", action="store_true", help="load the bundled demo ecosystem")
+    produce = commands.add_parser("produce", help="validate and send the CloudEvents of a JSON Lines file")
+    produce.add_argument("file", type=Path)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    overrides = {field: getattr(args, field) for field in ("host", "port", "data_dir", "kafka_port")
+                 if getattr(args, field, None) is not None}
+    settings = Settings(**overrides)
+    handler = {"up": cmd_up, "worker": cmd_worker, "api": cmd_api, "produce": cmd_produce}[args.command]
+    return handler(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Every setting chainmatch reads, in one frozen object built once (in the CLI) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,3}){0,2}$"
+DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000)
+
+
+class ApiKey(BaseModel):
+    """What one API key may do: CONTRACT section 4."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["staff", "platform", "company"]
+    name: str | None = None
+    entity_id: str | None = None
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+
+    @field_validator("entity_id")
+    @classmethod
+    def _company_needs_entity(cls, value: str | None, info) -> str | None:
+        if info.data.get("role") == "company" and not value:
+            raise ValueError("a company key needs an entity_id")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHAINMATCH_", env_file=".env", frozen=True, extra="ignore"
+    )
+
+    kafka_bootstrap: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    data_dir: Path = Path("data")
+    model: str | None = None
+    api_keys: dict[str, ApiKey] = Field(default_factory=dict)
+    topic_prefix: str = "chain."
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_SCHEDULE
+
+    # Not in the contract's environment table, but settable the same way.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    kafka_port: int = Field(default=9092, ge=0, le=65535)
+    topic_partitions: int = Field(default=4, ge=1)
+    # Tansu takes about half the session timeout to join a group; faust's 60 s default means 30 s.
+    consumer_session_timeout_s: float = Field(default=6.0, gt=0)
+    batch_size: int = Field(default=64, ge=1)
+    batch_timeout_s: float = Field(default=0.2, gt=0)
+    collection: str = "chainmatch"
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            return tuple(float(p) for p in parts)
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must be >= 0 seconds")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_topic_safe(cls, value: str) -> str:
+        if not all(c.isalnum() or c in "._-" for c in value):
+            raise ValueError("topic prefix may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    def topic(self, name: str) -> str:
+        """The full topic name, e.g. topic('companies.v1') -> 'chain.companies.v1'."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

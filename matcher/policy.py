@@ -1,0 +1,40 @@
+"""Cross-border data flow: which caller region may see a profile (CONTRACT section 4)."""
+
+from __future__ import annotations
+
+GBA_REGIONS = frozenset(
+    {"HK", "MO", "CN-HK", "CN-MO"}
+    | {f"CN-GD-{city}" for city in ("GZ", "SZ", "ZH", "FS", "HZ", "DG", "ZS", "JM", "ZQ")}
+)
+DATA_POLICIES = ("open", "gba_only", "hk_only", "cn_only")
+
+
+def in_gba(region: str | None) -> bool:
+    return region in GBA_REGIONS
+
+
+def in_hong_kong(region: str | None) -> bool:
+    return region in ("HK", "CN-HK")
+
+
+def on_mainland(region: str | None) -> bool:
+    if region is None:
+        return False
+    return (region == "CN" or region.startswith("CN-")) and region not in ("CN-HK", "CN-MO")
+
+
+def may_see(*, viewer_region: str | None, data_policy: str, sees_everything: bool = False) -> bool:
+    """Whether a caller in `viewer_region` may see a profile published under `data_policy`.
+
+    `sees_everything` is a staff key without a region. Any other caller without a region sees only
+    open profiles. An unknown policy is treated as the strictest, never as open.
+    """
+    if sees_everything or data_policy == "open":
+        return True
+    if data_policy == "gba_only":
+        return in_gba(viewer_region)
+    if data_policy == "hk_only":
+        return in_hong_kong(viewer_region)
+    if data_policy == "cn_only":
+        return on_mainland(viewer_region)
+    return False

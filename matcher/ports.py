@@ -1,0 +1,97 @@
+"""The two ports of the matching core: an embedder and a vector store.
+
+Adapters live in matcher/adapters/. The core sees only these shapes, so a unit test can run the
+whole matcher over the in-memory store and the hashing embedder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Vector = list[float]
+
+# A filter is an AND over payload keys; each key matches when the payload holds any of the values
+# (for list-valued payloads: when the lists intersect). Only the INDEXED_FIELDS may be filtered on
+# (adapters raise ValueError for any other key).
+Filter = Mapping[str, Sequence[str]]
+INDEXED_FIELDS = ("kind", "roles", "sectors", "region", "offers", "data_policy")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One stored profile: `id` is the entity id (adapters map it to a UUIDv5 point id)."""
+
+    id: str
+    vector: Vector
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """Which model wrote the vectors, so another model never mixes its vectors in."""
+
+    model: str
+    dimension: int
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        """Unit-length vectors, one per text, computed in as few model calls as possible."""
+
+
+class NoCollection(RuntimeError):
+    """A store was read or written before `recreate` made its collection."""
+
+
+class VectorStore(Protocol):
+    """Every method but info, recreate, flush and close raises NoCollection while info() is None."""
+
+    def info(self) -> StoreInfo | None:
+        """The model and dimension the collection was created for, None when there is none."""
+
+    def recreate(self, info: StoreInfo) -> None:
+        """Drop everything and start an empty collection for `info`."""
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        """Insert or replace by id. Vectors must have `info().dimension` entries (ValueError);
+        "entity_id" is a reserved payload key."""
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the points among `ids`; unknown ids are ignored."""
+
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Point]:
+        """The stored points among `ids`, in the order asked; missing ids are left out.
+
+        Payloads are copies. Vectors come back unit-length (cosine stores normalize on write), or
+        empty without `with_vectors`."""
+
+    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10) -> list[Hit]:
+        """Nearest first by cosine similarity, filtered in the engine."""
+
+    def count(self, *, filter: Filter | None = None) -> int: ...
+
+    def scroll(
+        self, *, filter: Filter | None = None, limit: int = 100, offset: str | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[Point], str | None]:
+        """One page and the offset of the next page (None at the end).
+
+        Pages follow the engine's order (point id order, the same in every adapter), not entity id
+        order; `offset` is an opaque token: pass back only what a previous page returned."""
+
+    def flush(self) -> None:
+        """Make every write so far durable."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from builders import make_entity, make_event
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from chainmatch.settings import ApiKey, Settings
+from matcher.adapters.hashing_embedder import HashingEmbedder
+from matcher.adapters.memory_store import MemoryStore
+from matcher.model import Profile, Upsert
+from matcher.service import Matcher
+
+KEYS = {
+    "staff-key": ApiKey(role="staff", name="Ada"),
+    "hk-platform": ApiKey(role="platform", region="HK"),
+    "chip-co-key": ApiKey(role="company", entity_id="chip-1"),
+}
+
+
+class FakeBackend:
+    """The real matcher over the in-memory store; publishes are recorded instead of sent."""
+
+    def __init__(self):
+        self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
+        self._matcher.ensure_model()
+        self.published = []
+
+    def matcher(self):
+        return self._matcher
+
+    def health(self):
+        return True, {"broker": "ok"}
+
+    def stats(self):
+        return {"events_processed": 3, "deadlettered": 1}
+
+    async def publish(self, records):
+        self.published.extend(records)
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    backend = FakeBackend()
+    backend.matcher().apply([
+        Upsert(Profile.from_data("company", make_entity(id="chip-1", roles=["chip"], region="HK"))),
+        Upsert(Profile.from_data("company", make_entity(id="algo-1", roles=["algorithm"],
+                                                         data_policy="gba_only"))),
+        Upsert(Profile.from_data("lab", make_entity(id="app-1", roles=["application"], region="US"))),
+    ])
+    return backend
+
+
+@pytest.fixture
+def client(backend) -> TestClient:
+    return TestClient(create_app(settings=Settings(api_keys=KEYS), backend=backend))
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_healthz_needs_no_key(client):
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("path", ["/v1/stats", "/v1/entities/chip-1", "/v1/entities/chip-1/suggestions",
+                                  "/v1/partnerships"])
+def test_a_missing_or_unknown_key_is_a_401_problem_with_www_authenticate(client, path):
+    for headers in ({}, auth("nope"), {"Authorization": "Basic staff-key"}):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == 401
+
+
+def test_wrong_role_or_someone_elses_entity_is_403(client):
+    assert client.get("/v1/stats", headers=auth("chip-co-key")).status_code == 403
+    assert client.get("/v1/entities/chip-1", headers=auth("hk-platform")).status_code == 403
+    assert client.get("/v1/entities/algo-1", headers=auth("chip-co-key")).status_code == 403
+
+
+def test_a_company_reads_its_own_entity(client):
+    body = client.get("/v1/entities/chip-1", headers=auth("chip-co-key")).json()
+    assert body["id"] == "chip-1" and body["kind"] == "company" and body["roles"] == ["chip"]
+
+
+def test_unknown_entity_and_route_are_404_problems(client):
+    assert client.get("/v1/entities/nobody", headers=auth("staff-key")).status_code == 404
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert client.delete("/healthz").status_code == 405
+
+
+def test_suggestions_filter_by_role_and_redact_by_region(client):
+    staff = client.get("/v1/entities/chip-1/suggestions", headers=auth("staff-key")).json()
+    assert {i["entity"]["id"] for i in staff["items"]} == {"algo-1", "app-1"}
+    own = client.get("/v1/entities/chip-1/suggestions", headers=auth("chip-co-key")).json()
+    # The company's region is its entity's (HK), which is in the GBA: gba_only is visible.
+    assert {i["entity"]["id"] for i in own["items"]} == {"algo-1", "app-1"}
+    only = client.get("/v1/entities/chip-1/suggestions?role=application", headers=auth("staff-key")).json()
+    assert [i["entity"]["id"] for i in only["items"]] == ["app-1"]
+
+
+def test_limit_outside_1_to_100_is_a_422_with_a_pointer(client):
+    response = client.get("/v1/entities/chip-1/suggestions?limit=0", headers=auth("staff-key"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"] == "/query/limit"
+
+
+def test_post_events_publishes_valid_events_to_their_topics(client, backend):
+    event = make_event("chain.lab.upserted", make_entity(id="lab-9", roles=["algorithm"]))
+    response = client.post("/v1/events", json=[event], headers=auth("staff-key"))
+    assert response.status_code == 202 and response.json() == {"accepted": 1}
+    [(topic, key, value, headers)] = backend.published
+    assert (topic, key) == ("chain.labs.v1", b"lab-9")
+    assert json.loads(value)["data"]["id"] == "lab-9"
+    assert dict(headers)["content-type"].startswith(b"application/cloudevents+json")
+
+
+def test_post_events_publishes_none_when_one_is_invalid(client, backend):
+    good = make_event("chain.company.upserted", make_entity(id="co-ok"))
+    bad = make_event("chain.company.upserted", make_entity(id="Not Valid"))
+    response = client.post("/v1/events", json=[good, bad], headers=auth("staff-key"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["pointer"].startswith("/1/data/id")
+    assert backend.published == []
+
+
+def test_a_company_publishes_only_its_own_entity(client, backend):
+    mine = make_event("chain.company.upserted", make_entity(id="chip-1"))
+    theirs = make_event("chain.company.upserted", make_entity(id="algo-1"))
+    assert client.post("/v1/events", json=mine, headers=auth("chip-co-key")).status_code == 202
+    assert client.post("/v1/events", json=theirs, headers=auth("chip-co-key")).status_code == 403
+    assert len(backend.published) == 1
+
+
+def test_malformed_bodies_are_4xx_problems(client):
+    headers = {**auth("staff-key"), "content-type": "application/json"}
+    assert client.post("/v1/events", content=b"{not json", headers=headers).status_code == 400
+    assert client.post("/v1/events", content=b"[" * 100_000, headers=headers).status_code == 400
+    assert client.post("/v1/events", content=b"x" * (1024 * 1024 + 1), headers=headers).status_code == 413
+    text = {**auth("staff-key"), "content-type": "text/plain"}
+    assert client.post("/v1/events", content=b"{}", headers=text).status_code == 415
+
+
+def test_stats_for_staff(client):
+    body = client.get("/v1/stats", headers=auth("staff-key")).json()
+    assert body == {"entities": 3, "partnerships": 1, "events_processed": 3, "deadlettered": 1}

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import pytest
+from builders import make_entity, make_project
+
+from matcher.adapters.hashing_embedder import HashingEmbedder
+from matcher.adapters.memory_store import MemoryStore
+from matcher.model import Delete, Profile, Upsert
+from matcher.ports import StoreInfo
+from matcher.service import Matcher
+
+
+def company(**overrides) -> Profile:
+    return Profile.from_data("company", make_entity(**overrides))
+
+
+@pytest.fixture
+def matcher() -> Matcher:
+    m = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
+    m.ensure_model()
+    return m
+
+
+def test_profile_text_puts_structured_fields_before_the_description():
+    profile = company(roles=["chip"], sectors=["vehicles"], capabilities=["NPU"], description="x " * 500)
+    assert profile.text().startswith("Roles: chip. Sectors: vehicles. Capabilities: NPU.")
+
+
+def test_partner_roles_are_what_an_entity_lacks_or_what_a_project_needs():
+    assert company(roles=["chip"]).partner_roles() == ("algorithm", "application")
+    project = Profile.from_data("project", make_project(needs=["chip", "dataset"]))
+    assert project.partner_roles() == ("chip",)
+    assert Profile.from_data("project", make_project()).partner_roles() == ("chip", "algorithm", "application")
+
+
+def test_apply_stores_and_the_later_change_of_an_entity_wins(matcher):
+    first = company(id="co-a", name="First")
+    second = company(id="co-a", name="Second")
+    matcher.apply([Upsert(first), Upsert(second), Upsert(company(id="co-b"))])
+    assert matcher.get("co-a").name == "Second"
+    assert matcher.count() == 2
+    matcher.apply([Upsert(company(id="co-b")), Delete("co-b")])
+    assert matcher.get("co-b") is None
+
+
+def test_suggestions_hold_only_complementary_roles_and_never_the_entity_itself(matcher):
+    chip = company(id="chip-1", roles=["chip"], description="edge AI inference chip for hospitals")
+    others = [
+        company(id="chip-2", roles=["chip"], description="edge AI inference chip for hospitals"),
+        company(id="algo-1", roles=["algorithm"], description="medical imaging AI models for hospitals"),
+        company(id="app-1", roles=["application"], description="a hospital deploying AI"),
+    ]
+    matcher.apply([Upsert(chip), *(Upsert(o) for o in others)])
+    suggestions = matcher.suggest("chip-1")
+    assert {s.profile.id for s in suggestions} == {"algo-1", "app-1"}
+    assert [s.profile.id for s in matcher.suggest("chip-1", roles=["algorithm"])] == ["algo-1"]
+    assert all(s.score_breakdown["semantic"] == s.score for s in suggestions)
+    assert matcher.suggest("missing") is None
+
+
+def test_suggestions_leave_out_what_the_caller_may_not_see(matcher):
+    matcher.apply([Upsert(company(id="chip-1")), Upsert(company(id="algo-1", roles=["algorithm"]))])
+    assert matcher.suggest("chip-1", visible=lambda p: p.id != "algo-1") == []
+
+
+def test_another_model_re_embeds_the_stored_profiles():
+    store = MemoryStore()
+    first = Matcher(embedder=HashingEmbedder(dimension=32), store=store)
+    first.ensure_model()
+    first.apply([Upsert(company(id="co-1")), Upsert(company(id="co-2"))])
+    second = Matcher(embedder=HashingEmbedder(dimension=48), store=store)
+    assert second.ensure_model() == 2
+    assert store.info() == StoreInfo(model="hashing-48", dimension=48)
+    assert len(store.retrieve(["co-1"], with_vectors=True)[0].vector) == 48
+    assert second.get("co-2") is not None
+    assert second.ensure_model() == 0
+
+
+def test_partnerships_hold_one_member_per_role_in_a_shared_sector(matcher):
+    matcher.apply([
+        Upsert(company(id="chip-1", roles=["chip"], sectors=["vehicles"])),
+        Upsert(company(id="algo-1", roles=["algorithm"], sectors=["vehicles"])),
+        Upsert(company(id="app-1", roles=["application"], sectors=["vehicles"])),
+        Upsert(company(id="app-2", roles=["application"], sectors=["healthcare"])),
+    ])
+    [triad] = matcher.partnerships(sector="vehicles")
+    assert (triad.chip.id, triad.algorithm.id, triad.application.id) == ("chip-1", "algo-1", "app-1")
+    assert triad.id.startswith("pt_")
+    matcher.apply([Delete("algo-1")])
+    assert matcher.partnerships(sector="vehicles") == []
