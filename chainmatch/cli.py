@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import secrets
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,10 @@ def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True) -> 
     app = create_app(settings=settings, backend=runtime, lifespan=runtime.lifespan)
     host = settings.host if serve_api else "127.0.0.1"
     progress(f"API on http://{host}:{settings.port}  (docs at /docs)")
+    # uvicorn re-raises the stop signal once it has shut down; with the default handler that would
+    # kill this process before it stops the broker, so the re-raised signal lands on a no-op instead.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     uvicorn.Server(uvicorn.Config(app, host=host, port=settings.port, log_level="warning")).run()
 
 

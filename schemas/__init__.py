@@ -85,7 +85,7 @@ def schema_names() -> list[str]:
 
 
 def schema(name: str) -> dict[str, Any]:
-    """A copy of one schema, by event type (or `defs`); a trailing `.json` is accepted. KeyError if unknown."""
+    """A copy of one schema, by event type or `defs` (a trailing `.json` is accepted); KeyError if unknown."""
     return json.loads(json.dumps(_schemas()[name.removesuffix(".json")]))
 
 

@@ -8,7 +8,7 @@ and raises `InvalidEvent` with the first rule that fails, so `error_class` names
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ __all__ = [
     "InvalidEvent",
     "format_time",
     "from_attributes",
+    "is_json_media_type",
     "new_event",
     "parse_structured",
     "to_structured",
@@ -50,7 +51,7 @@ class InvalidEvent(Exception):
 
     @classmethod
     def from_problems(cls, error_class: str, problems: Sequence[Problem]) -> InvalidEvent:
-        shown = "; ".join(f"{problem.pointer or '/'}: {problem.detail}" for problem in problems[:5])
+        shown = "; ".join(_located(problem) for problem in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         return cls(error_class, shown + more, problems)
 
@@ -112,9 +113,14 @@ def invalid_attributes(attributes: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """application/json, text/json or any +json type, with or without parameters."""
+    return _JSON_MEDIA_TYPE.fullmatch(content_type.strip()) is not None
+
+
 def unsupported_content_type(attributes: Mapping[str, Any]) -> list[Problem]:
     content_type = attributes.get("datacontenttype")
-    if content_type is not None and not _JSON_MEDIA_TYPE.fullmatch(content_type):
+    if content_type is not None and not is_json_media_type(content_type):
         return [Problem(f"data must be JSON ({DATA_CONTENT_TYPE}), not {content_type!r}", "/datacontenttype")]
     return []
 
@@ -136,7 +142,8 @@ def id_mismatches(event_type: str, data: Mapping[str, Any], *, subject: str | No
     data_id = data[field]
     problems = []
     if key is not None and key != data_id:
-        problems.append(Problem(f"data.{field} {data_id!r} differs from the record key {key!r}", f"/data/{field}"))
+        detail = f"data.{field} {data_id!r} differs from the record key {key!r}"
+        problems.append(Problem(detail, f"/data/{field}"))
     if subject is not None and subject != data_id:
         problems.append(Problem(f"subject {subject!r} differs from data.{field} {data_id!r}", "/subject"))
     return problems
@@ -148,27 +155,26 @@ def future_time(time: datetime | None, *, now: datetime) -> list[Problem]:
     return []
 
 
-def from_attributes(attributes: Mapping[str, Any], data: Any, *, key: str | None, now: datetime) -> CloudEvent:
+def from_attributes(
+    attributes: Mapping[str, Any], data: Any, *, key: str | None, now: datetime
+) -> CloudEvent:
     """The event these context attributes and data make, or InvalidEvent; extension attributes are ignored."""
-    envelope_rules: list[tuple[str, Callable[[], list[Problem]]]] = [
-        ("MissingAttribute", lambda: missing_attributes(attributes, data)),
-        ("UnsupportedSpecVersion", lambda: unsupported_specversion(attributes)),
-        ("InvalidAttribute", lambda: invalid_attributes(attributes)),
-        ("UnsupportedContentType", lambda: unsupported_content_type(attributes)),
-        ("UnknownType", lambda: unknown_type(attributes)),
-        ("SchemaViolation", lambda: schema_violations(attributes["type"], data)),
-    ]
-    for error_class, rule in envelope_rules:
-        _raise_if(error_class, rule())
+    _raise_if("MissingAttribute", missing_attributes(attributes, data))
+    _raise_if("UnsupportedSpecVersion", unsupported_specversion(attributes))
+    _raise_if("InvalidAttribute", invalid_attributes(attributes))
+    _raise_if("UnsupportedContentType", unsupported_content_type(attributes))
+    _raise_if("UnknownType", unknown_type(attributes))
+    _raise_if("SchemaViolation", schema_violations(attributes["type"], data))
     time = _time_of(attributes.get("time"))
-    _raise_if("IdMismatch", id_mismatches(attributes["type"], data, subject=attributes.get("subject"), key=key))
+    subject = attributes.get("subject")
+    _raise_if("IdMismatch", id_mismatches(attributes["type"], data, subject=subject, key=key))
     _raise_if("FutureTime", future_time(time, now=now))
     return CloudEvent(
         id=attributes["id"],
         source=attributes["source"],
         type=attributes["type"],
         data=data,
-        subject=attributes.get("subject"),
+        subject=subject,
         time=time,
         specversion=attributes["specversion"],
         datacontenttype=attributes.get("datacontenttype"),
@@ -230,6 +236,10 @@ def format_time(time: datetime) -> str:
 def _raise_if(error_class: str, problems: list[Problem]) -> None:
     if problems:
         raise InvalidEvent.from_problems(error_class, problems)
+
+
+def _located(problem: Problem) -> str:
+    return f"{problem.pointer}: {problem.detail}" if problem.pointer else problem.detail
 
 
 def _non_empty_string(value: Any) -> bool:

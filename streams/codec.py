@@ -1,4 +1,4 @@
-"""The Kafka protocol binding of CloudEvents (CONTRACT section 2): record value, key and headers <-> CloudEvent.
+"""The Kafka protocol binding of CloudEvents (CONTRACT section 2): record value, key, headers <-> CloudEvent.
 
 In: structured mode (the JSON event as the value, with or without `content-type:
 application/cloudevents+json`) or binary mode (attributes in `ce_*` headers, `data` as the value), header
@@ -19,8 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from schemas import Problem
-from schemas.cloudevents import OUTPUT_CONTENT_TYPE, CloudEvent, InvalidEvent, from_attributes, parse_structured, \
-    to_structured
+from schemas.cloudevents import (
+    OUTPUT_CONTENT_TYPE,
+    CloudEvent,
+    InvalidEvent,
+    from_attributes,
+    is_json_media_type,
+    parse_structured,
+    to_structured,
+)
 
 __all__ = ["CONTENT_TYPE_HEADER", "MAX_EVENT_BYTES", "decode", "encode"]
 
@@ -96,7 +103,7 @@ def binary_data(value: bytes | None, content_type: str | None) -> Any:
     (which `from_attributes` then refuses with UnsupportedContentType)."""
     if not value:
         return None
-    if content_type is not None and "json" not in content_type.lower():
+    if content_type is not None and not is_json_media_type(content_type):
         return value
     return parse_json(value, pointer="/data")
 

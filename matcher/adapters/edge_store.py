@@ -104,8 +104,10 @@ class EdgeStore:
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Point]:
         require(self._info)
         wanted = list(dict.fromkeys(ids))
-        # Positional flags: the 0.9.0 binding rejects a call without with_vector despite its stub.
-        records = self._live().retrieve([point_id(i) for i in wanted], True, with_vectors)
+        # with_vector is required: the 0.9.0 binding rejects a call without it despite its stub.
+        records = self._live().retrieve(
+            [point_id(i) for i in wanted], with_payload=True, with_vector=with_vectors
+        )
         by_id = {point.id: point for point in (_to_point(r, with_vectors) for r in records)}
         return [by_id[i] for i in wanted if i in by_id]
 

@@ -13,13 +13,15 @@ from hashlib import blake2b
 __all__ = ["HashingEmbedder"]
 
 _WORD = re.compile(r"\w+")
-_EMPTY = "\x00empty"  # hashed for texts without words, so every vector still has unit length
+_EMPTY = "\x00empty"  # stands in for texts without words, so every vector still has unit length
 _BIGRAM_WEIGHT = 0.5  # word pairs sharpen the vector but should not outweigh shared vocabulary
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # odd multiplier (Fibonacci hashing) to mix two word hashes into one
 _CACHE_LIMIT = 500_000
 
 
 class HashingEmbedder:
-    # The same attributes as SentenceEmbedder, so code that reads them works with either.
+    # Mirrors SentenceEmbedder, so code reading the token window works with either (None: no limit).
     max_seq_length: int | None = None
 
     def __init__(self, dimension: int = 384) -> None:
@@ -27,38 +29,39 @@ class HashingEmbedder:
             raise ValueError("dimension must be at least 2")
         self.dimension = dimension
         self.name = f"hashing-{dimension}"
-        # Words repeat a lot; caching their (index, sign) is what makes this fast.
-        self._cache: dict[str, tuple[int, float]] = {}
+        # Words repeat a lot, and blake2b costs ~1 us a call: caching word hashes is what makes this fast.
+        self._cache: dict[str, int] = {}
 
-    def _slot(self, feature: str) -> tuple[int, float]:
-        h = int.from_bytes(blake2b(feature.encode(), digest_size=8).digest(), "little")
-        weight = _BIGRAM_WEIGHT if " " in feature else 1.0
-        slot = (h % self.dimension, weight if h >> 63 else -weight)
+    def _hash(self, word: str) -> int:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[feature] = slot
-        return slot
+        h = self._cache[word] = int.from_bytes(blake2b(word.encode(), digest_size=8).digest(), "little")
+        return h
 
     def count_tokens(self, text: str) -> int:
         return len(_WORD.findall(text))
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        # Plain Python on purpose: vectors are ~1/10 dense, and numpy's tolist() alone would cost
-        # more than all of this.
+        # Plain Python on purpose: a vector has a few dozen non-zeros, and numpy's tolist() alone
+        # would cost more than all of this.
         return [self._embed_one(text) for text in texts]
 
     def _embed_one(self, text: str) -> list[float]:
-        cache, slot = self._cache, self._slot
-        words = _WORD.findall(text.lower()) or [_EMPTY]
+        cache, dim = self._cache, self.dimension
+        hashes = [cache.get(w) or self._hash(w) for w in _WORD.findall(text.lower()) or [_EMPTY]]
         weights: dict[int, float] = {}
-        for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
-            col, weight = cache.get(feature) or slot(feature)
-            weights[col] = weights.get(col, 0.0) + weight
+        for h in hashes:
+            col = h % dim
+            weights[col] = weights.get(col, 0.0) + (1.0 if h >> 63 else -1.0)
+        # A pair's hash comes from its words' hashes, so no string is built or hashed for it.
+        for first, second in zip(hashes, hashes[1:], strict=False):
+            g = ((first ^ (second >> 1)) * _GOLDEN) & _MASK
+            col = (g >> 20) % dim
+            weights[col] = weights.get(col, 0.0) + (_BIGRAM_WEIGHT if g >> 63 else -_BIGRAM_WEIGHT)
         norm = math.hypot(*weights.values())
-        if norm == 0.0:  # hash collisions cancelled everything out
-            col, weight = slot(_EMPTY)
-            weights, norm = {col: weight}, 1.0
-        vector = [0.0] * self.dimension
+        if norm == 0.0:  # opposite signs on one slot cancelled everything out
+            weights, norm = {0: 1.0}, 1.0
+        vector = [0.0] * dim
         for col, weight in weights.items():
             vector[col] = weight / norm
         return vector

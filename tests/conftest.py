@@ -1,0 +1,42 @@
+"""Fixtures shared by every test tier. Expensive ones are session-scoped and built on first use only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from chainmatch.broker import EmbeddedBroker
+from chainmatch.broker import free_port as _free_port
+from matcher.adapters.hashing_embedder import HashingEmbedder
+
+if TYPE_CHECKING:  # importing the real embedder pulls in torch, which unit tests never need
+    from matcher.adapters.sentence_embedder import SentenceEmbedder
+
+
+@pytest.fixture
+def free_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One embedded Tansu broker for the session; its log is under the session's tmp dir."""
+    embedded = EmbeddedBroker(log_dir=tmp_path_factory.mktemp("tansu"))
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def sentence_embedder() -> SentenceEmbedder:
+    """The real default model (all-MiniLM-L6-v2), loaded once: about 10 s, mostly importing torch."""
+    from matcher.adapters.sentence_embedder import SentenceEmbedder
+
+    return SentenceEmbedder(None)
+
+
+@pytest.fixture(scope="session")
+def hashing_embedder() -> HashingEmbedder:
+    return HashingEmbedder(dimension=384)

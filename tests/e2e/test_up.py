@@ -1,0 +1,125 @@
+"""`chainmatch up` as a user runs it: a subprocess on free ports, fed over Kafka and HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from builders import make_entity, make_event
+from kafka import KafkaProducer
+
+from chainmatch.broker import free_port
+
+STARTUP_S = 180
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _descendants(pid: int) -> set[int]:
+    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    found = {int(p) for p in children.stdout.split()}
+    for child in set(found):
+        found |= _descendants(child)
+    return found
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Running:
+    def __init__(self, process: subprocess.Popen, port: int, kafka_port: int, key: str):
+        self.process, self.port, self.kafka_port, self.key = process, port, kafka_port, key
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                                 headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory) -> Iterator[Running]:
+    port, kafka_port = free_port(), free_port()
+    data_dir = tmp_path_factory.mktemp("up")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINMATCH_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainmatch.cli", "up", "--port", str(port), "--kafka-port", str(kafka_port),
+         "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=open(data_dir / "up.log", "wb"), env=env, text=True,
+    )
+    line = process.stdout.readline()
+    assert line.startswith("staff key: "), line
+    up = Running(process, port, kafka_port, line.removeprefix("staff key: ").strip())
+    assert (data_dir / "staff.key").read_text().strip() == up.key
+
+    def healthy():
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=STARTUP_S, what="/healthz 200")
+        yield up
+    finally:
+        if process.poll() is None:
+            process.kill()
+        print(Path(data_dir / "up.log").read_text()[-3000:])
+
+
+def test_entities_published_over_kafka_and_http_are_served_with_suggestions(running):
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{running.kafka_port}", acks="all")
+    chip = make_entity(id="e2e-chip", roles=["chip"], sectors=["healthcare"],
+                       description="Low-power AI accelerator chips for medical imaging devices.")
+    lab = make_entity(id="e2e-lab", roles=["algorithm"], sectors=["healthcare"],
+                      description="University lab building deep learning models for endoscopy.")
+    # One structured-mode record, one binary-mode record (attributes in ce_ headers).
+    producer.send("chain.companies.v1", key=b"e2e-chip",
+                  value=json.dumps(make_event("chain.company.upserted", chip)).encode())
+    producer.send("chain.labs.v1", key=b"e2e-lab", value=json.dumps(lab).encode(), headers=[
+        ("ce_specversion", b"1.0"), ("ce_id", b"lab-1"), ("ce_source", b"e2e"),
+        ("ce_type", b"chain.lab.upserted"), ("content-type", b"application/json")])
+    producer.flush()
+    producer.close()
+    hospital = make_entity(id="e2e-hospital", roles=["application"], sectors=["healthcare"],
+                           description="A hospital running AI colonoscopy screening pilots.")
+    response = running.http.post("/v1/events", json=make_event("chain.company.upserted", hospital))
+    assert response.status_code == 202, response.text
+
+    for entity in (chip, lab, hospital):
+        found = wait_for(lambda e=entity: running.http.get(f"/v1/entities/{e['id']}").status_code == 200,
+                         timeout=10, what=f"{entity['id']} served")
+        assert found
+        assert running.http.get(f"/v1/entities/{entity['id']}").json()["name"] == entity["name"]
+
+    items = running.http.get("/v1/entities/e2e-chip/suggestions?role=algorithm").json()["items"]
+    assert [i["entity"]["id"] for i in items] == ["e2e-lab"]
+    items = running.http.get("/v1/entities/e2e-chip/suggestions").json()["items"]
+    assert {i["entity"]["id"] for i in items} == {"e2e-lab", "e2e-hospital"}
+    assert running.http.get("/v1/stats").json()["entities"] == 3
+
+
+def test_sigterm_stops_everything_and_frees_the_ports(running):
+    children = _descendants(running.process.pid)
+    assert children, "the broker runs as a child of `chainmatch up`"
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=30) == 0
+    for pid in children:
+        wait_for(lambda p=pid: not Path(f"/proc/{p}").exists(), timeout=15, what=f"process {pid} to exit")
+    wait_for(lambda: _port_free(running.port) and _port_free(running.kafka_port), timeout=10,
+             what="ports to be free")
