@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from chainmatch.settings import Settings
@@ -50,7 +51,7 @@ class Runtime:
     """
 
     def __init__(self, settings: Settings, *, run_workers: bool, embedder: Embedder | None = None,
-                 store: VectorStore | None = None):
+                 store: VectorStore | None = None, seed: Sequence[dict[str, Any]] = ()):
         from streams.app import PipelineState
 
         self.settings = settings
@@ -61,6 +62,7 @@ class Runtime:
         self._matcher: Matcher | None = None
         self._publisher: Any = None
         self._failure: str | None = None
+        self._seed = seed
 
     def matcher(self) -> Matcher | None:
         return self._matcher
@@ -125,9 +127,28 @@ class Runtime:
                 await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
             self._matcher = matcher
             progress("ready")
+            if self._seed:
+                await self._publish_seed(matcher)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - reported by /healthz and the log, never silent
             self._failure = f"{type(error).__name__}: {error}"
             log.exception("startup failed")
             progress(f"startup failed: {self._failure}")
+
+    async def _publish_seed(self, matcher: Matcher, timeout_s: float = 600) -> None:
+        """Publish the seed events like any producer would, then report until the matcher has them."""
+        from schemas.cloudevents import parse_structured, to_record
+
+        now = datetime.now(UTC)
+        events = [parse_structured(event, key=None, now=now) for event in self._seed]
+        await self.publish([to_record(e, topic_prefix=self.settings.topic_prefix, now=now) for e in events])
+        ids = sorted({e.key for e in events})
+        progress(f"seed: published {len(events)} events")
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            stored = len(await asyncio.to_thread(matcher.stored, ids))
+            progress(f"seed: {stored}/{len(ids)} profiles stored")
+            if stored == len(ids):
+                return
+            await asyncio.sleep(3)

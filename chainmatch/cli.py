@@ -8,6 +8,7 @@ import json
 import secrets
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,14 +31,15 @@ def _with_staff_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_keys": {key: ApiKey(role="staff", name="staff")}})
 
 
-def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True) -> None:
+def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True,
+           seed: Sequence[dict] = ()) -> None:
     import uvicorn
 
     from api.app import create_app
     from chainmatch.broker import ensure_topics
 
     ensure_topics(settings.bootstrap, topic_names(settings), settings.topic_partitions)
-    runtime = Runtime(settings, run_workers=run_workers)
+    runtime = Runtime(settings, run_workers=run_workers, seed=seed)
     app = create_app(settings=settings, backend=runtime, lifespan=runtime.lifespan)
     host = settings.host if serve_api else "127.0.0.1"
     progress(f"API on http://{host}:{settings.port}  (docs at /docs)")
@@ -58,8 +60,13 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         broker = EmbeddedBroker(log_dir=settings.data_dir)
         broker.start(settings.kafka_port)
         progress(f"embedded Kafka broker (Tansu) on {broker.bootstrap}; it keeps nothing across a restart")
+    seed = []
+    if args.demo:
+        from chainmatch.demo import demo_events
+
+        seed = demo_events()
     try:
-        _serve(settings, run_workers=True)
+        _serve(settings, run_workers=True, seed=seed)
     finally:
         if broker is not None:
             broker.stop()
@@ -81,8 +88,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
-    from schemas import EVENT_TYPES
-    from schemas.cloudevents import OUTPUT_CONTENT_TYPE, InvalidEvent, parse_structured, to_structured
+    from schemas.cloudevents import InvalidEvent, parse_structured, to_record
     from streams.publisher import KafkaPublisher
 
     now = datetime.now(UTC)
@@ -101,9 +107,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
             print(f"line {number}: {error.error_class}: {details}", file=sys.stderr)
             bad += 1
             continue
-        records.append((settings.topic(EVENT_TYPES[event.type].topic), event.key.encode(),
-                        json.dumps(to_structured(event), ensure_ascii=False).encode(),
-                        [("content-type", OUTPUT_CONTENT_TYPE.encode())]))
+        records.append(to_record(event, topic_prefix=settings.topic_prefix, now=now))
     if bad:
         print(f"{bad} bad line(s): nothing was sent", file=sys.stderr)
         return 1

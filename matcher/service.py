@@ -71,6 +71,10 @@ class Matcher:
         points = self._store.retrieve([entity_id])
         return Profile.from_payload(points[0].payload) if points else None
 
+    def stored(self, entity_ids: Sequence[str]) -> list[str]:
+        """Which of `entity_ids` the store holds now."""
+        return [point.id for point in self._store.retrieve(entity_ids)]
+
     def count(self) -> int:
         return self._store.count()
 

@@ -7,6 +7,7 @@ and raises `InvalidEvent` with the first rule that fails, so `error_class` names
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -226,6 +227,25 @@ def to_structured(event: CloudEvent) -> dict[str, Any]:
         "data": event.data,
     }
     return {name: value for name, value in out.items() if value is not None}
+
+
+def encode_structured(event: CloudEvent) -> bytes:
+    """The structured-mode value: compact UTF-8 JSON; NaN is refused (it is not JSON)."""
+    return json.dumps(to_structured(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
+
+
+def to_record(event: CloudEvent, *, topic_prefix: str, now: datetime) -> Record:
+    """(topic, key, value, headers) for publishing an accepted event with every attribute set."""
+    event = with_defaults(event, now=now)
+    return (
+        topic_prefix + EVENT_TYPES[event.type].topic,
+        event.key.encode(),
+        encode_structured(event),
+        [("content-type", OUTPUT_CONTENT_TYPE.encode("ascii"))],
+    )
 
 
 def format_time(time: datetime) -> str:

@@ -32,6 +32,12 @@ class PipelineState:
     crashed: dict[str, str] = field(default_factory=dict)
 
 
+def _headers(message) -> list[tuple[str, bytes]]:
+    """faust gives headers as a list of pairs or as a mapping, depending on the transport."""
+    headers = message.headers or ()
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)
+
+
 def to_change(event: CloudEvent) -> Change:
     event_type = EVENT_TYPES[event.type]
     if event_type.action == "deleted":
@@ -62,7 +68,7 @@ def create_app(settings: Settings, matcher: Matcher, state: PipelineState) -> fa
 
     async def send_to_deadletter(message, error: InvalidEvent) -> None:
         headers = deadletter_headers(
-            original=list(message.headers or ()),
+            original=_headers(message),
             error_class=error.error_class,
             error_message=error.message,
             topic=message.topic,
@@ -80,9 +86,7 @@ def create_app(settings: Settings, matcher: Matcher, state: PipelineState) -> fa
             for event in events:
                 message = event.message
                 try:
-                    cloud_event = decode(
-                        value=message.value, key=message.key, headers=list(message.headers or ()), now=now
-                    )
+                    cloud_event = decode(value=message.value, key=message.key, headers=_headers(message), now=now)
                     changes.append(to_change(cloud_event))
                 except InvalidEvent as error:
                     await send_to_deadletter(message, error)

@@ -23,10 +23,10 @@ from schemas.cloudevents import (
     OUTPUT_CONTENT_TYPE,
     CloudEvent,
     InvalidEvent,
+    encode_structured,
     from_attributes,
     is_json_media_type,
     parse_structured,
-    to_structured,
 )
 
 __all__ = ["CONTENT_TYPE_HEADER", "MAX_EVENT_BYTES", "decode", "encode"]
@@ -58,8 +58,7 @@ def decode(*, value: bytes | None, key: bytes | None, headers: Headers, now: dat
 
 def encode(event: CloudEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
     """Structured mode: (value, headers). The Kafka key is `event.key`."""
-    value = json.dumps(to_structured(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return value.encode("utf-8"), [(CONTENT_TYPE_HEADER, OUTPUT_CONTENT_TYPE.encode("ascii"))]
+    return encode_structured(event), [(CONTENT_TYPE_HEADER, OUTPUT_CONTENT_TYPE.encode("ascii"))]
 
 
 def record_size(*, value: bytes | None, key: bytes | None, headers: Iterable[tuple[str, bytes]]) -> int:

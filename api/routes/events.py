@@ -14,7 +14,7 @@ from api.deps import MatcherDep, SettingsDep, StaffOrCompany
 from api.problems import ProblemException, problem_responses
 from matcher.service import Matcher
 from schemas import EVENT_TYPES
-from schemas.cloudevents import OUTPUT_CONTENT_TYPE, CloudEvent, InvalidEvent, parse_structured, to_structured
+from schemas.cloudevents import CloudEvent, InvalidEvent, parse_structured, to_record
 
 router = APIRouter(tags=["events"])
 MAX_BODY = 1024 * 1024
@@ -96,10 +96,7 @@ async def post_events(request: Request, caller: StaffOrCompany, matcher: Matcher
         if EVENT_TYPES[event.type].topic == "curation.v1" and caller.role != "staff":
             raise ProblemException(403, "only staff submit decisions")
         _check_ownership(caller, event, matcher, f"/{index}" if batch else "")
-    await request.app.state.backend.publish([
-        (settings.topic(EVENT_TYPES[e.type].topic), e.key.encode(),
-         json.dumps(to_structured(e), ensure_ascii=False).encode(),
-         [("content-type", OUTPUT_CONTENT_TYPE.encode())])
-        for e in events
-    ])
+    await request.app.state.backend.publish(
+        [to_record(e, topic_prefix=settings.topic_prefix, now=now) for e in events]
+    )
     return Accepted(accepted=len(events))
