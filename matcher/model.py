@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 ROLES = ("chip", "algorithm", "application")
@@ -27,6 +27,9 @@ class Profile:
     region: str | None
     data_policy: str
     data: Mapping[str, Any]
+    # Confidence of each inferred role and sector, when the profile did not declare them.
+    inferred: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: {"roles": {}, "sectors": {}})
+    needs_review: bool = False
 
     @classmethod
     def from_data(cls, kind: str, data: Mapping[str, Any]) -> Profile:
@@ -48,6 +51,23 @@ class Profile:
             data=dict(data),
         )
 
+    @property
+    def declares_roles(self) -> bool:
+        return bool(self.data.get("roles"))
+
+    @property
+    def declares_sectors(self) -> bool:
+        return bool(self.data.get("sectors"))
+
+    @property
+    def stage(self) -> str | None:
+        return self.data.get("stage") if self.kind == "project" else self.data.get("maturity")
+
+    def with_inference(self, *, roles: Sequence[str], sectors: Sequence[str],
+                       inferred: Mapping[str, Mapping[str, float]], needs_review: bool) -> Profile:
+        return replace(self, roles=tuple(roles), sectors=tuple(sectors), inferred=inferred,
+                       needs_review=needs_review)
+
     def partner_roles(self) -> tuple[str, ...]:
         """The roles that complete this profile's chain: the ones it lacks, or a project's needs."""
         if self.kind == "project":
@@ -55,12 +75,15 @@ class Profile:
         return tuple(r for r in ROLES if r not in self.roles)
 
     def text(self) -> str:
-        """What the model reads: structured fields first, so truncation only ever cuts description."""
+        """What the model reads: declared structured fields first, so truncation only cuts description.
+
+        Inferred labels stay out, so the vector (and every later inference) depends only on what was sent.
+        """
         parts = [
             f"{label}: {', '.join(values)}."
             for label, values in (
-                ("Roles", self.roles),
-                ("Sectors", self.sectors),
+                ("Roles", self.data.get("roles") or ()),
+                ("Sectors", self.data.get("sectors") or ()),
                 ("Capabilities", self.capabilities),
                 ("Offers", self.offers),
                 ("Needs", self.needs),
@@ -80,11 +103,18 @@ class Profile:
             "region": self.region,
             "data_policy": self.data_policy,
             "profile": dict(self.data),
+            "inferred": {group: dict(values) for group, values in self.inferred.items()},
+            "needs_review": self.needs_review,
         }
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Profile:
-        return cls.from_data(payload["kind"], payload["profile"])
+        """The profile as stored: roles and sectors as declared or inferred."""
+        return cls.from_data(payload["kind"], payload["profile"]).with_inference(
+            roles=payload["roles"], sectors=payload["sectors"],
+            inferred=payload.get("inferred") or {"roles": {}, "sectors": {}},
+            needs_review=bool(payload.get("needs_review")),
+        )
 
 
 @dataclass(frozen=True)

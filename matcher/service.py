@@ -1,15 +1,21 @@
-"""The matcher: keeps profiles and their vectors current, and answers who completes whose chain."""
+"""The matcher: keeps profiles, their vectors and partnerships current; answers who completes whose chain."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from matcher.model import Change, Delete, Profile, Suggestion, Upsert
+import numpy as np
+
+from matcher.inference import SECTORS, Inferrer, LabelCentroids
+from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StoreInfo, VectorStore
-from matcher.triads import Triad, sector_triads
+from matcher.scoring import pair_score
+from matcher.triads import Candidate, Triad, search_triads
 
 Progress = Callable[[str], None]
 REEMBED_BATCH = 64
+TRIAD_CANDIDATES = 10
+TRIADS_PER_LIST = 10
 
 
 def _latest_per_id(changes: Iterable[Change]) -> list[Change]:
@@ -27,45 +33,155 @@ class Matcher:
         self._embedder = embedder
         self._store = store
         self._progress = progress or (lambda message: None)
-        self._triads: dict[str, list[Triad]] = {}
+        self._inferrer = Inferrer.build(embedder.embed)
+        self._role_centroids = LabelCentroids(ROLES)
+        self._sector_centroids = LabelCentroids(SECTORS)
+        self._sector_triads: dict[str, list[Triad]] = {}
+        self._project_triads: dict[str, list[Triad]] = {}
+        self._not_interested: set[tuple[str, str]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
 
     def ensure_model(self) -> int:
-        """Make the store hold vectors of this embedder; re-embed what another model wrote.
-
-        Returns how many profiles were re-embedded.
-        """
+        """Make the store hold vectors of this embedder, re-embedding what another model wrote, then
+        rebuild what is derived from the stored profiles. Returns how many profiles were re-embedded."""
         wanted = StoreInfo(model=self._embedder.name, dimension=self._embedder.dimension)
         current = self._store.info()
-        if current == wanted:
-            return 0
-        profiles = self._all_profiles() if current is not None else []
-        self._store.recreate(wanted)
-        if profiles:
-            self._progress(f"re-embedding {len(profiles)} profiles: {current.model} -> {wanted.model}")
-        for start in range(0, len(profiles), REEMBED_BATCH):
-            self._write(profiles[start : start + REEMBED_BATCH])
-            self._progress(f"re-embedded {min(start + REEMBED_BATCH, len(profiles))}/{len(profiles)}")
-        return len(profiles)
+        reembedded = 0
+        if current != wanted:
+            profiles = [p for p, _ in self._scan()] if current is not None else []
+            self._store.recreate(wanted)
+            if profiles:
+                self._progress(f"re-embedding {len(profiles)} profiles: {current.model} -> {wanted.model}")
+            for start in range(0, len(profiles), REEMBED_BATCH):
+                self._write(profiles[start : start + REEMBED_BATCH])
+                self._progress(f"re-embedded {min(start + REEMBED_BATCH, len(profiles))}/{len(profiles)}")
+            reembedded = len(profiles)
+        self._rebuild_derived()
+        return reembedded
+
+    def _rebuild_derived(self) -> None:
+        self._role_centroids = LabelCentroids(ROLES)
+        self._sector_centroids = LabelCentroids(SECTORS)
+        sectors, projects = set(), []
+        for profile, vector in self._scan(with_vectors=True):
+            self._learn(profile, vector, sign=1)
+            sectors.update(profile.sectors)
+            if profile.kind == "project":
+                projects.append(profile.id)
+        self._recompute(sectors, projects)
+
+    # -- writes ------------------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change]) -> None:
-        """Apply one micro-batch: one embedding call for all its upserts, then the deletes."""
+        """Apply one micro-batch: one embedding call for all its upserts, then recompute the
+        partnerships of the sectors and projects it touches, once each."""
         latest = _latest_per_id(changes)
         upserted = [c.profile for c in latest if isinstance(c, Upsert)]
         deleted = [c.id for c in latest if isinstance(c, Delete)]
-        touched = {s for p in upserted for s in p.sectors}
-        touched |= {s for p in self._store.retrieve([c.profile.id for c in latest if isinstance(c, Upsert)]
-                                                    + deleted) for s in p.payload["sectors"]}
-        self._write(upserted)
+        previous = {p.id: p for p in self._store.retrieve([p.id for p in upserted] + deleted, with_vectors=True)}
+        for point in previous.values():
+            self._learn(Profile.from_payload(point.payload), point.vector, sign=-1)
+        stored = self._write(upserted)
         if deleted:
             self._store.delete(deleted)
-        for sector in touched:
-            self._triads[sector] = sector_triads(self._store, sector)
+            for entity_id in deleted:
+                self._project_triads.pop(entity_id, None)
+        touched = {s for p in stored for s in p.sectors}
+        touched |= {s for point in previous.values() for s in point.payload["sectors"]}
+        projects = {p.id for p in stored if p.kind == "project"}
+        projects |= {t.project_id for triads in self._project_triads.values() for t in triads
+                     if set(t.sectors) & touched or set(t.member_ids()) & set(previous)}
+        self._recompute(touched, projects - set(deleted))
 
-    def partnerships(self, *, sector: str | None = None, entity_id: str | None = None) -> list[Triad]:
-        """Stored triads, best first; computed when a batch touches their sector, never per request."""
-        found = {t.id: t for s, triads in self._triads.items() if sector in (None, s) for t in triads
-                 if entity_id is None or entity_id in {m.id for m in t.members()}}
+    def record_not_interested(self, entity_id: str, other_id: str) -> None:
+        self._not_interested.add((entity_id, other_id))
+
+    def _write(self, profiles: Sequence[Profile]) -> list[Profile]:
+        if not profiles:
+            return []
+        vectors = self._embedder.embed([p.text() for p in profiles])
+        enriched = [self._infer(p, v) for p, v in zip(profiles, vectors, strict=True)]
+        self._store.upsert([Point(p.id, v, p.payload()) for p, v in zip(enriched, vectors, strict=True)])
+        for profile, vector in zip(enriched, vectors, strict=True):
+            self._learn(profile, vector, sign=1)
+        return enriched
+
+    def _infer(self, profile: Profile, vector: Sequence[float]) -> Profile:
+        """Declared roles and sectors win; missing ones are inferred, or left for review when unsure."""
+        text = profile.text()
+        roles, sectors = profile.roles, profile.sectors
+        inferred: dict[str, dict[str, float]] = {"roles": {}, "sectors": {}}
+        review = False
+        if not profile.declares_roles and profile.kind != "project":
+            guess = self._inferrer.infer("roles", vector, text, self._role_centroids)
+            roles, inferred["roles"], review = guess.accepted, guess.confidences, not guess.accepted
+        if not profile.declares_sectors:
+            guess = self._inferrer.infer("sectors", vector, text, self._sector_centroids, multi=True)
+            sectors, inferred["sectors"] = guess.accepted, guess.confidences
+            review = review or not guess.accepted
+        return profile.with_inference(roles=roles, sectors=sectors, inferred=inferred, needs_review=review)
+
+    def _learn(self, profile: Profile, vector: Sequence[float], *, sign: int) -> None:
+        """Only declared labels teach the classifier, so an inference never reinforces itself."""
+        if profile.declares_roles:
+            self._role_centroids.add(vector, profile.roles, sign)
+        if profile.declares_sectors:
+            self._sector_centroids.add(vector, profile.sectors, sign)
+
+    # -- partnerships ------------------------------------------------------------------------------
+
+    def _recompute(self, sectors: Iterable[str], project_ids: Iterable[str]) -> None:
+        for sector in sectors:
+            self._sector_triads[sector] = self._sector_search(sector)
+        for point in self._store.retrieve(sorted(project_ids), with_vectors=True):
+            project = Candidate(Profile.from_payload(point.payload), np.asarray(point.vector))
+            self._project_triads[project.profile.id] = self._project_search(project)
+
+    def _sector_search(self, sector: str) -> list[Triad]:
+        centroid = self._sector_centroids.sums.get(sector)
+        if centroid is None or not np.linalg.norm(centroid):
+            points, _ = self._store.scroll(filter={"sectors": [sector]}, limit=1, with_vectors=True)
+            if not points:
+                return []
+            centroid = np.asarray(points[0].vector)
+        query = list(centroid / np.linalg.norm(centroid))
+        candidates = {role: self._candidates(query, {"roles": [role], "sectors": [sector]}) for role in ROLES}
+        return search_triads(candidates, limit=TRIADS_PER_LIST, penalised_pairs=frozenset(self._not_interested))
+
+    def _project_search(self, project: Candidate) -> list[Triad]:
+        """A role the project does not ask for is filled by its owner when the owner plays it."""
+        query = list(project.vector)
+        by_sector = {"sectors": list(project.profile.sectors)} if project.profile.sectors else {}
+        owner_id = project.profile.data.get("owner_id")
+        owner = self._store.retrieve([owner_id], with_vectors=True) if owner_id else []
+        candidates = {}
+        for role in ROLES:
+            if role not in project.profile.needs and owner and role in owner[0].payload["roles"]:
+                candidates[role] = [Candidate(Profile.from_payload(owner[0].payload), np.asarray(owner[0].vector))]
+            else:
+                candidates[role] = self._candidates(query, {"roles": [role], **by_sector})
+        return search_triads(candidates, anchor=project, limit=TRIADS_PER_LIST,
+                             penalised_pairs=frozenset(self._not_interested))
+
+    def _candidates(self, query: Sequence[float], filter_: dict[str, list[str]]) -> list[Candidate]:
+        hits = self._store.search(list(query), filter=filter_, limit=TRIAD_CANDIDATES)
+        points = self._store.retrieve([h.id for h in hits], with_vectors=True)
+        return [Candidate(Profile.from_payload(p.payload), np.asarray(p.vector)) for p in points
+                if p.payload["kind"] != "project"]
+
+    def partnerships(self, *, sector: str | None = None, project_id: str | None = None,
+                     entity_id: str | None = None) -> list[Triad]:
+        """Stored triads, best first; computed when a batch touches them, never per request."""
+        lists = [triads for s, triads in self._sector_triads.items() if sector in (None, s)]
+        lists += [triads for p, triads in self._project_triads.items() if project_id in (None, p)]
+        found = {t.id: t for triads in lists for t in triads
+                 if (entity_id is None or entity_id in t.member_ids() or entity_id == t.project_id)
+                 and (project_id is None or t.project_id == project_id)
+                 and (sector is None or sector in t.sectors)}
         return sorted(found.values(), key=lambda t: (-t.score, t.id))
+
+    # -- reads -------------------------------------------------------------------------------------
 
     def get(self, entity_id: str) -> Profile | None:
         points = self._store.retrieve([entity_id])
@@ -87,44 +203,38 @@ class Matcher:
         visible: Callable[[Profile], bool] = lambda profile: True,
         limit: int = 20,
     ) -> list[Suggestion] | None:
-        """Partners for `entity_id`, best first; None when the entity is unknown."""
+        """Partners for `entity_id`, best first; None when the entity is unknown.
+
+        Candidates come from filtered searches in the engine, by role and (when the entity has
+        sectors) by role within its sectors, then are ranked by the explained pair score.
+        """
         points = self._store.retrieve([entity_id], with_vectors=True)
         if not points:
             return None
-        me = Profile.from_payload(points[0].payload)
-        wanted_roles = list(roles) if roles else list(me.partner_roles())
-        filter_: dict[str, list[str]] = {"offers": list(offers)} if offers else {"roles": wanted_roles}
-        hits = self._store.search(points[0].vector, filter=filter_, limit=limit * 3 + 1)
+        me, vector = Profile.from_payload(points[0].payload), points[0].vector
+        filters: list[dict[str, list[str]]]
+        if offers:
+            filters = [{"offers": list(offers)}]
+        else:
+            filters = [{"roles": [role]} for role in (roles or me.partner_roles())]
+        if me.sectors:
+            filters += [{**f, "sectors": list(me.sectors)} for f in filters]
+        hits = {h.id: h for f in filters for h in self._store.search(vector, filter=f, limit=limit * 2 + 1)}
         suggestions = []
-        for hit in hits:
+        for hit in hits.values():
             other = Profile.from_payload(hit.payload)
-            if other.id == me.id or not visible(other):
+            if other.id == me.id or (me.id, other.id) in self._not_interested or not visible(other):
                 continue
-            suggestions.append(_suggestion(me, other, hit.score))
+            scored = pair_score(me, other, hit.score)
+            suggestions.append(Suggestion(profile=other, score=scored.score, reasons=scored.reasons,
+                                          score_breakdown=scored.breakdown))
+        suggestions.sort(key=lambda s: (-s.score, s.profile.id))
         return suggestions[:limit]
 
-    def _write(self, profiles: Sequence[Profile]) -> None:
-        if not profiles:
-            return
-        vectors = self._embedder.embed([p.text() for p in profiles])
-        self._store.upsert([Point(p.id, v, p.payload()) for p, v in zip(profiles, vectors, strict=True)])
-
-    def _all_profiles(self) -> list[Profile]:
-        profiles: list[Profile] = []
+    def _scan(self, *, with_vectors: bool = False) -> Iterable[tuple[Profile, list[float]]]:
         offset: str | None = None
         while True:
-            page, offset = self._store.scroll(limit=256, offset=offset)
-            profiles.extend(Profile.from_payload(p.payload) for p in page)
+            page, offset = self._store.scroll(limit=256, offset=offset, with_vectors=with_vectors)
+            yield from ((Profile.from_payload(p.payload), p.vector) for p in page)
             if offset is None:
-                return profiles
-
-
-def _suggestion(me: Profile, other: Profile, similarity: float) -> Suggestion:
-    reasons = [f"is a {role} partner {me.name} lacks" for role in other.roles if role in me.partner_roles()]
-    reasons += [f"shares sector {sector}" for sector in other.sectors if sector in me.sectors]
-    return Suggestion(
-        profile=other,
-        score=round(similarity, 6),
-        reasons=tuple(reasons),
-        score_breakdown={"semantic": round(similarity, 6)},
-    )
+                return

@@ -1,16 +1,33 @@
-"""Chip–algorithm–application triads per sector, from the stored profiles and their vectors."""
+"""Chip–algorithm–application triads: a beam search over the best candidates per role.
+
+A triad's score uses all three pairwise fits between its members, plus each member's fit to the
+project when there is one, so a chip that is best on its own but fits neither partner loses.
+Diversity is a penalty on members already used (in the spirit of MMR), never a hard cut: the
+selection returns min(K, valid triads) whenever that many exist.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from matcher.model import Profile
-from matcher.ports import VectorStore
+from matcher.scoring import pair_score
 
-TRIADS_PER_SECTOR = 10
-MAX_ANCHORS = 200
+PAIR_WEIGHT = 0.6
+ANCHOR_WEIGHT = 0.4
+BEAM_WIDTH = 24
+REPEAT_PENALTY = 0.05
+
+
+@dataclass(frozen=True)
+class Candidate:
+    profile: Profile
+    vector: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -19,12 +36,17 @@ class Triad:
     chip: Profile
     algorithm: Profile
     application: Profile
-    sector: str
+    sectors: tuple[str, ...]
+    project_id: str | None
     score: float
     score_breakdown: dict[str, float]
+    reasons: tuple[str, ...] = field(default=())
 
     def members(self) -> tuple[Profile, Profile, Profile]:
         return self.chip, self.algorithm, self.application
+
+    def member_ids(self) -> tuple[str, str, str]:
+        return self.chip.id, self.algorithm.id, self.application.id
 
 
 def partnership_id(member_ids: Iterable[str], project_id: str | None = None) -> str:
@@ -33,31 +55,81 @@ def partnership_id(member_ids: Iterable[str], project_id: str | None = None) -> 
     return "pt_" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
-def sector_triads(store: VectorStore, sector: str, limit: int = TRIADS_PER_SECTOR) -> list[Triad]:
-    """For each application in the sector, its nearest chip and algorithm in the same sector."""
-    anchors, _ = store.scroll(filter={"sectors": [sector], "roles": ["application"]},
-                              limit=MAX_ANCHORS, with_vectors=True)
-    triads: dict[str, Triad] = {}
-    for anchor in anchors:
-        application = Profile.from_payload(anchor.payload)
-        best = {}
-        for role in ("chip", "algorithm"):
-            hits = store.search(anchor.vector, filter={"sectors": [sector], "roles": [role]}, limit=2)
-            hits = [h for h in hits if h.id != application.id]
-            if not hits:
-                break
-            best[role] = hits[0]
-        if len(best) < 2:
-            continue
-        chip, algorithm = (Profile.from_payload(best[r].payload) for r in ("chip", "algorithm"))
-        if chip.id == algorithm.id:
-            continue
-        breakdown = {"application_chip": round(best["chip"].score, 6),
-                     "application_algorithm": round(best["algorithm"].score, 6)}
-        triad = Triad(
-            id=partnership_id((chip.id, algorithm.id, application.id)),
-            chip=chip, algorithm=algorithm, application=application, sector=sector,
-            score=round(sum(breakdown.values()) / 2, 6), score_breakdown=breakdown,
-        )
-        triads[triad.id] = triad
-    return sorted(triads.values(), key=lambda t: (-t.score, t.id))[:limit]
+def member_fit(a: Candidate, b: Candidate) -> float:
+    shared = bool(set(a.profile.sectors) & set(b.profile.sectors))
+    return 0.7 * max(float(a.vector @ b.vector), 0.0) + 0.3 * shared
+
+
+def shared_sectors(members: Sequence[Profile], anchor: Profile | None) -> tuple[str, ...]:
+    common = set(members[0].sectors).intersection(*(m.sectors for m in members[1:]))
+    if anchor is not None and anchor.sectors:
+        common &= set(anchor.sectors)
+    return tuple(sorted(common))
+
+
+def search_triads(
+    candidates: Mapping[str, Sequence[Candidate]],
+    *,
+    anchor: Candidate | None = None,
+    limit: int = 10,
+    penalised_pairs: frozenset[tuple[str, str]] = frozenset(),
+) -> list[Triad]:
+    """The best `limit` valid triads from the candidates per role (chip, algorithm, application)."""
+    def anchor_fit(c: Candidate) -> float:
+        if anchor is None:
+            return 0.0
+        return pair_score(anchor.profile, c.profile, float(anchor.vector @ c.vector)).score
+
+    fits = {c.profile.id: anchor_fit(c) for role in candidates for c in candidates[role]}
+    pairs = sorted(
+        ((member_fit(app, alg) + (fits[app.profile.id] + fits[alg.profile.id]) / 2, app, alg)
+         for app in candidates.get("application", ()) for alg in candidates.get("algorithm", ())
+         if app.profile.id != alg.profile.id),
+        key=lambda item: -item[0],
+    )[:BEAM_WIDTH]
+    found: dict[str, Triad] = {}
+    for _, app, alg in pairs:
+        for chip in candidates.get("chip", ()):
+            if chip.profile.id in (app.profile.id, alg.profile.id):
+                continue
+            triad = _triad(chip, alg, app, anchor, fits, penalised_pairs)
+            if triad is not None and triad.score > found.get(triad.id, triad).score - 1e-12:
+                found[triad.id] = triad
+    return diverse(sorted(found.values(), key=lambda t: (-t.score, t.id)), limit)
+
+
+def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | None,
+           fits: Mapping[str, float], penalised_pairs: frozenset[tuple[str, str]]) -> Triad | None:
+    members = (chip.profile, alg.profile, app.profile)
+    sectors = shared_sectors(members, anchor.profile if anchor else None)
+    if not sectors:
+        return None
+    pair_fit = (member_fit(chip, alg) + member_fit(alg, app) + member_fit(chip, app)) / 3
+    breakdown = {"members": round(PAIR_WEIGHT * pair_fit, 6)}
+    if anchor is not None:
+        breakdown["project"] = round(ANCHOR_WEIGHT * sum(fits[m.id] for m in members) / 3, 6)
+    else:
+        breakdown["sector"] = round(ANCHOR_WEIGHT * 1.0, 6)
+    ids = {m.id for m in members}
+    if any(a in ids and b in ids for a, b in penalised_pairs):
+        breakdown["feedback"] = -0.2
+    project_id = anchor.profile.id if anchor else None
+    return Triad(
+        id=partnership_id(ids, project_id), chip=chip.profile, algorithm=alg.profile, application=app.profile,
+        sectors=sectors, project_id=project_id, score=round(sum(breakdown.values()), 6),
+        score_breakdown=breakdown, reasons=tuple(f"all three work in {s.replace('_', ' ')}" for s in sectors),
+    )
+
+
+def diverse(ranked: Sequence[Triad], limit: int) -> list[Triad]:
+    """Greedy selection with a penalty per member already selected: varied, and never short."""
+    chosen: list[Triad] = []
+    used: Counter[str] = Counter()
+    remaining = list(ranked)
+    while remaining and len(chosen) < limit:
+        best = max(remaining, key=lambda t: (t.score - REPEAT_PENALTY * sum(used[m] for m in t.member_ids()),
+                                             -ranked.index(t)))
+        remaining.remove(best)
+        chosen.append(best)
+        used.update(best.member_ids())
+    return sorted(chosen, key=lambda t: (-t.score, t.id))

@@ -1,0 +1,171 @@
+"""Roles and sectors for profiles that leave them out.
+
+Three signals, combined per label: similarity to short prototype texts (always there), similarity
+to the centroid of profiles that declare the label (once enough do), and a small bilingual keyword
+list. Softmax over the labels turns scores into confidences. Declared values always win; below the
+acceptance threshold the matcher abstains and lists the profile for review.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.model import ROLES
+
+SECTORS = ("healthcare", "life_sciences", "manufacturing", "vehicles", "smart_city", "cloud")
+
+ROLE_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
+    "chip": (
+        "We design AI accelerator chips: NPU and SoC silicon for neural network inference.",
+        "Semiconductor company taping out low-power edge AI processors, ASICs and FPGA IP.",
+        "Fabless chip designer of RISC-V cores, GPUs and automotive computing platforms.",
+    ),
+    "algorithm": (
+        "We develop machine learning models and computer vision algorithms licensed to partners.",
+        "AI software company training deep learning models for detection, segmentation and speech.",
+        "Research lab building foundation models, perception algorithms and AI software toolkits.",
+    ),
+    "application": (
+        "A hospital deploying AI tools in clinical care and running pilots with patients.",
+        "A manufacturer using AI on its production lines for inspection and predictive maintenance.",
+        "A carmaker and fleet operator integrating driver assistance into its vehicles.",
+        "An operator that runs city services, logistics or data centres and buys AI solutions.",
+    ),
+}
+
+SECTOR_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
+    "healthcare": (
+        "Hospitals, clinics, medical imaging, diagnosis, radiology, endoscopy and patient care.",
+        "Medical devices and clinical decision support for doctors.",
+    ),
+    "life_sciences": (
+        "Drug discovery, genomics, protein structure, biotech and pharmaceutical research.",
+        "Digital pathology, molecular biology and laboratory automation.",
+    ),
+    "manufacturing": (
+        "Factories, production lines, industrial inspection, AOI defect detection and robotics.",
+        "Electronics assembly, precision parts, quality control and predictive maintenance.",
+    ),
+    "vehicles": (
+        "Autonomous driving, ADAS, smart connected vehicles, LiDAR perception and in-cabin AI.",
+        "Carmakers, robotaxis, electric vehicles and intelligent cockpits.",
+    ),
+    "smart_city": (
+        "Smart city services: traffic management, public safety cameras, buildings and utilities.",
+        "Urban infrastructure, logistics, ports and environmental monitoring.",
+    ),
+    "cloud": (
+        "Cloud computing, data centres, GPU clusters, model training and inference services.",
+        "Large language model platforms, MLOps and compute provided as a service.",
+    ),
+}
+
+# Generic terms only, English and Chinese: no entity name may appear here.
+KEYWORDS: Mapping[str, tuple[str, ...]] = {
+    "chip": ("chip", "chips", "soc", "npu", "asic", "fpga", "silicon", "semiconductor", "tape-out", "risc-v",
+             "accelerator", "芯片", "半导体", "集成电路"),
+    "algorithm": ("algorithm", "algorithms", "model", "models", "deep learning", "machine learning", "software",
+                  "算法", "模型", "人工智能软件"),
+    "application": ("hospital", "factory", "carmaker", "operator", "deploy", "pilot", "医院", "工厂", "车企"),
+    "healthcare": ("hospital", "clinical", "medical", "patient", "radiology", "endoscopy", "colonoscopy",
+                   "医院", "医疗", "临床"),
+    "life_sciences": ("drug", "genomic", "protein", "pathology", "biotech", "pharma", "药物", "基因", "生物"),
+    "manufacturing": ("factory", "manufactur", "inspection", "aoi", "production line", "assembly", "工厂",
+                      "制造", "质检"),
+    "vehicles": ("vehicle", "driving", "adas", "lidar", "automotive", "car", "robotaxi", "汽车", "自动驾驶",
+                 "车联网"),
+    "smart_city": ("city", "traffic", "urban", "public safety", "building", "城市", "交通"),
+    "cloud": ("cloud", "data centre", "data center", "gpu cluster", "compute", "llm", "云", "数据中心", "算力"),
+}
+
+TEMPERATURE = 0.05
+KEYWORD_BOOST = 0.04
+MIN_LABELLED = 3
+ACCEPT = 0.5
+SECONDARY = 0.3
+NON_ENGLISH_CAP = 0.45
+
+
+def mostly_english(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return not letters or sum(c.isascii() for c in letters) / len(letters) >= 0.6
+
+
+@dataclass
+class LabelCentroids:
+    """Sums of the vectors of profiles that declare each label, kept up to date as profiles change."""
+
+    labels: Sequence[str]
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, vector: Sequence[float], labels: Sequence[str], sign: int = 1) -> None:
+        for label in labels:
+            if label not in self.labels:
+                continue
+            current = self.sums.get(label)
+            delta = sign * np.asarray(vector, dtype=np.float64)
+            self.sums[label] = delta if current is None else current + delta
+            self.counts[label] = self.counts.get(label, 0) + sign
+
+    def similarities(self, vector: np.ndarray) -> dict[str, float] | None:
+        """Cosine to each label's centroid; None until every label has MIN_LABELLED examples."""
+        if any(self.counts.get(label, 0) < MIN_LABELLED for label in self.labels):
+            return None
+        out = {}
+        for label in self.labels:
+            centroid = self.sums[label]
+            out[label] = float(vector @ centroid / (np.linalg.norm(centroid) or 1.0))
+        return out
+
+
+@dataclass(frozen=True)
+class Inferred:
+    confidences: dict[str, float]
+    accepted: tuple[str, ...]
+
+
+def _keyword_hits(text: str, label: str) -> int:
+    lowered = text.lower()
+    return sum(1 for word in KEYWORDS.get(label, ()) if re.search(rf"(?<![a-z]){re.escape(word)}", lowered))
+
+
+class Inferrer:
+    def __init__(self, prototypes: Mapping[str, Mapping[str, np.ndarray]]):
+        self._prototypes = prototypes  # group ("roles"/"sectors") -> label -> matrix of prototype vectors
+
+    @classmethod
+    def build(cls, embed) -> Inferrer:
+        groups = {"roles": ROLE_PROTOTYPES, "sectors": SECTOR_PROTOTYPES}
+        texts = [t for group in groups.values() for texts in group.values() for t in texts]
+        vectors = iter(np.asarray(embed(texts), dtype=np.float64))
+        return cls({name: {label: np.stack([next(vectors) for _ in texts]) for label, texts in group.items()}
+                    for name, group in groups.items()})
+
+    def infer(self, group: str, vector: Sequence[float], text: str,
+              centroids: LabelCentroids | None = None, *, multi: bool = False) -> Inferred:
+        v = np.asarray(vector, dtype=np.float64)
+        prototypes = self._prototypes[group]
+        scores = {label: float((matrix @ v).max()) for label, matrix in prototypes.items()}
+        learned = centroids.similarities(v) if centroids is not None else None
+        if learned is not None:
+            scores = {label: (scores[label] + learned[label]) / 2 for label in scores}
+        scores = {label: s + KEYWORD_BOOST * min(_keyword_hits(text, label), 3) for label, s in scores.items()}
+        logits = np.array(list(scores.values())) / TEMPERATURE
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        confidences = {label: round(float(p), 4) for label, p in zip(scores, probabilities, strict=True)}
+        if not mostly_english(text):
+            confidences = {label: min(c, NON_ENGLISH_CAP) for label, c in confidences.items()}
+        ranked = sorted(confidences, key=confidences.get, reverse=True)
+        accepted = [ranked[0]] if confidences[ranked[0]] >= ACCEPT else []
+        if accepted and multi:
+            accepted += [label for label in ranked[1:] if confidences[label] >= SECONDARY]
+        return Inferred(confidences=confidences, accepted=tuple(accepted))
+
+
+__all__ = ["ROLES", "SECTORS", "Inferrer", "Inferred", "LabelCentroids", "mostly_english"]

@@ -1,0 +1,91 @@
+"""Pair scores: a weighted sum of components a person can check, each named in the breakdown.
+
+score = Σ WEIGHTS[c] × component[c]; `score_breakdown` holds each weighted term, so its values sum
+to the score. Distance never counts against a match: region only ever adds a small bonus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from matcher import policy
+from matcher.model import RESOURCES, Profile
+
+WEIGHTS: Mapping[str, float] = {
+    "semantic": 0.45,
+    "sector": 0.25,
+    "capability": 0.08,
+    "stage": 0.07,
+    "resource": 0.1,
+    "region": 0.05,
+}
+STAGES = ("research", "testing", "commercialization")
+
+
+@dataclass(frozen=True)
+class PairScore:
+    score: float
+    breakdown: dict[str, float]
+    reasons: tuple[str, ...]
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9][a-z0-9+-]{2,}", text.lower()))
+
+
+def sector_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+    shared = [s for s in other.sectors if s in me.sectors]
+    return (1.0 if shared else 0.0), [f"shares sector {s}" for s in shared]
+
+
+def capability_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+    """Capabilities of one that the other's profile talks about (either way round)."""
+    mine, theirs = _words(me.text()), _words(other.text())
+    hits = [c for c in other.capabilities if _words(c) and _words(c) <= mine]
+    hits += [c for c in me.capabilities if _words(c) and _words(c) <= theirs]
+    return min(len(hits) / 2, 1.0), [f"its capability {c} fits" for c in dict.fromkeys(hits)][:2]
+
+
+def stage_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+    """A research-stage project favours labs, a commercialization-stage one companies."""
+    if me.kind != "project" or me.stage is None or other.kind == "project":
+        return 0.5, []
+    favoured = {"research": "lab", "commercialization": "company"}.get(me.stage)
+    if favoured is None:
+        return 0.75, []
+    if other.kind == favoured:
+        return 1.0, [f"a {other.kind} suits a {me.stage}-stage project"]
+    return 0.25, []
+
+
+def resource_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+    """Resources a project needs that the other offers."""
+    needed = [r for r in me.needs if r in RESOURCES] if me.kind == "project" else []
+    offered = [r for r in needed if r in other.offers]
+    if not needed:
+        return 0.0, []
+    return len(offered) / len(needed), [f"offers the {r.replace('_', ' ')} the project needs" for r in offered]
+
+
+def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+    """A bonus for GBA members and for cross-border complementarity; never a penalty."""
+    both_gba = policy.in_gba(me.region) and policy.in_gba(other.region)
+    cross_border = policy.in_gba(me.region) != policy.in_gba(other.region) and None not in (me.region, other.region)
+    if both_gba:
+        return 1.0, ["both are in the Greater Bay Area"]
+    if cross_border:
+        return 1.0, ["brings a cross-border partner to the Greater Bay Area"]
+    return 0.0, []
+
+
+def pair_score(me: Profile, other: Profile, similarity: float) -> PairScore:
+    components = {"semantic": (max(similarity, 0.0), [])}
+    for name, fit in (("sector", sector_fit), ("capability", capability_fit), ("stage", stage_fit),
+                      ("resource", resource_fit), ("region", region_fit)):
+        components[name] = fit(me, other)
+    breakdown = {name: round(WEIGHTS[name] * value, 6) for name, (value, _) in components.items()}
+    roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
+    reasons = roles + [reason for _, found in components.values() for reason in found]
+    return PairScore(score=round(sum(breakdown.values()), 6), breakdown=breakdown, reasons=tuple(reasons))
