@@ -36,6 +36,7 @@ class EntityPublic(BaseModel):
     sectors: list[str]
     data_policy: str
     inferred: dict[str, dict[str, float]]
+    needs_review: bool
 
 
 class SuggestionPublic(BaseModel):
@@ -77,7 +78,8 @@ def entity_summary(profile: Profile) -> EntitySummary:
 def entity_public(profile: Profile) -> EntityPublic:
     return EntityPublic(**{**profile.data, "kind": profile.kind, "roles": list(profile.roles),
                            "sectors": list(profile.sectors), "data_policy": profile.data_policy,
-                           "inferred": {"roles": {}, "sectors": {}}})
+                           "inferred": {group: dict(values) for group, values in profile.inferred.items()},
+                           "needs_review": profile.needs_review})
 
 
 def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
@@ -90,11 +92,10 @@ def partnership_public(triad: Triad, caller: Caller) -> PartnershipPublic:
     def member(profile: Profile) -> EntitySummary | RedactedMember:
         return entity_summary(profile) if caller.may_see(profile) else RedactedMember(roles=list(profile.roles))
 
-    visible_names = [m.name for m in triad.members() if caller.may_see(m)]
-    reasons = [f"{name} works in sector {triad.sector}" for name in visible_names]
+    # Triad reasons speak of sectors and roles only, never of a member by name.
     return PartnershipPublic(
         id=triad.id, chip=member(triad.chip), algorithm=member(triad.algorithm),
-        application=member(triad.application), project_id=None, sectors=[triad.sector],
-        score=triad.score, reasons=reasons, score_breakdown=triad.score_breakdown,
+        application=member(triad.application), project_id=triad.project_id, sectors=list(triad.sectors),
+        score=triad.score, reasons=list(triad.reasons), score_breakdown=triad.score_breakdown,
         status="proposed", decisions=[], updated_at=None,
     )

@@ -15,10 +15,10 @@ router = APIRouter(tags=["partnerships"])
             responses=problem_responses(401, 403, 422, 503))
 def list_partnerships(
     caller: AnyRole, matcher: MatcherDep,
-    sector: str | None = None, entity_id: str | None = None,
+    sector: str | None = None, project_id: str | None = None, entity_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> PartnershipsPublic:
     if caller.role == "company":
         entity_id = caller.entity_id
-    triads = matcher.partnerships(sector=sector, entity_id=entity_id)
+    triads = matcher.partnerships(sector=sector, project_id=project_id, entity_id=entity_id)
     return PartnershipsPublic(items=[partnership_public(t, caller) for t in triads[:limit]], next_cursor=None)

@@ -17,6 +17,7 @@ KEYS = {
     "staff-key": ApiKey(role="staff", name="Ada"),
     "hk-platform": ApiKey(role="platform", region="HK"),
     "chip-co-key": ApiKey(role="company", entity_id="chip-1"),
+    "us-platform": ApiKey(role="platform", region="US"),
 }
 
 
@@ -151,3 +152,12 @@ def test_malformed_bodies_are_4xx_problems(client):
 def test_stats_for_staff(client):
     body = client.get("/v1/stats", headers=auth("staff-key")).json()
     assert body == {"entities": 3, "partnerships": 1, "events_processed": 3, "deadlettered": 1}
+
+
+def test_partnerships_list_redacts_members_the_key_may_not_see(client):
+    staff = client.get("/v1/partnerships", headers=auth("staff-key")).json()["items"]
+    assert [(p["chip"]["id"], p["algorithm"]["id"], p["application"]["id"]) for p in staff] == [
+        ("chip-1", "algo-1", "app-1")]
+    [unseen] = client.get("/v1/partnerships", headers=auth("us-platform")).json()["items"]
+    assert unseen["algorithm"] == {"redacted": True, "roles": ["algorithm"]}
+    assert "algo-1" not in json.dumps(unseen)
