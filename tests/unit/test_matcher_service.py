@@ -88,3 +88,26 @@ def test_partnerships_hold_one_member_per_role_in_a_shared_sector(matcher):
     assert triad.id.startswith("pt_")
     matcher.apply([Delete("algo-1")])
     assert matcher.partnerships(sector="vehicles") == []
+
+
+def test_not_interested_excludes_the_other_from_suggestions(matcher):
+    matcher.apply([Upsert(company(id="chip-1")), Upsert(company(id="algo-1", roles=["algorithm"])),
+                   Upsert(company(id="algo-2", roles=["algorithm"]))])
+    matcher.record_not_interested("chip-1", "algo-1")
+    assert [s.profile.id for s in matcher.suggest("chip-1", roles=["algorithm"])] == ["algo-2"]
+    assert "chip-1" in [s.profile.id for s in matcher.suggest("algo-1")]
+
+
+def test_declared_roles_always_win_and_missing_ones_are_inferred_or_left_for_review(matcher):
+    declared = company(id="co-declared", roles=["application"], sectors=["cloud"],
+                       description="We design NPU accelerator chips and SoC silicon for inference.")
+    silent = company(id="co-silent", roles=None, sectors=None,
+                     description="We design NPU accelerator chips and SoC silicon for inference.")
+    matcher.apply([Upsert(declared), Upsert(silent)])
+    stored = matcher.get("co-declared")
+    assert (stored.roles, stored.sectors, stored.inferred["roles"]) == (("application",), ("cloud",), {})
+    inferred = matcher.get("co-silent")
+    assert set(inferred.inferred["roles"]) == {"chip", "algorithm", "application"}
+    assert inferred.roles == () or inferred.roles[0] == max(inferred.inferred["roles"],
+                                                             key=inferred.inferred["roles"].get)
+    assert inferred.needs_review == (not inferred.roles or not inferred.sectors)
