@@ -20,6 +20,11 @@ class EntitySummary(BaseModel):
     kind: str
 
 
+class EntitiesPublic(BaseModel):
+    items: list[EntitySummary]
+    next_cursor: str | None
+
+
 class RedactedMember(BaseModel):
     redacted: bool = True
     roles: list[str]

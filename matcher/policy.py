@@ -38,3 +38,9 @@ def may_see(*, viewer_region: str | None, data_policy: str, sees_everything: boo
     if data_policy == "cn_only":
         return on_mainland(viewer_region)
     return False
+
+
+def visible_policies(*, viewer_region: str | None, sees_everything: bool = False) -> list[str]:
+    """The data policies a viewer may see, as an engine filter."""
+    return [p for p in DATA_POLICIES
+            if may_see(viewer_region=viewer_region, data_policy=p, sees_everything=sees_everything)]

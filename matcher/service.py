@@ -194,6 +194,19 @@ class Matcher:
     def count(self) -> int:
         return self._store.count()
 
+    def list_entities(self, *, filter: dict[str, list[str]], limit: int,
+                      offset: str | None = None) -> tuple[list[Profile], str | None]:
+        """One page of stored profiles in the engine's order, and the offset of the next."""
+        points, next_offset = self._store.scroll(filter=filter or None, limit=limit, offset=offset)
+        return [Profile.from_payload(p.payload) for p in points], next_offset
+
+    def search_entities(self, query: str, *, filter: dict[str, list[str]], limit: int,
+                        skip: int = 0) -> list[tuple[Profile, float]]:
+        """Semantic search: profiles nearest to the query text, filtered in the engine."""
+        [vector] = self._embedder.embed([query])
+        hits = self._store.search(vector, filter=filter or None, limit=skip + limit)
+        return [(Profile.from_payload(h.payload), h.score) for h in hits[skip:]]
+
     def suggest(
         self,
         entity_id: str,

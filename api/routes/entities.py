@@ -5,9 +5,18 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.auth import Caller
-from api.deps import MatcherDep, StaffOrCompany
-from api.models import EntityPublic, SuggestionsPublic, entity_public, suggestion_public
+from api.cursors import decode_cursor, encode_cursor
+from api.deps import MatcherDep, StaffOnly, StaffOrCompany
+from api.models import (
+    EntitiesPublic,
+    EntityPublic,
+    SuggestionsPublic,
+    entity_public,
+    entity_summary,
+    suggestion_public,
+)
 from api.problems import ProblemException, problem_responses
+from matcher import policy
 from matcher.model import Profile
 from matcher.service import Matcher
 
@@ -25,6 +34,33 @@ def own_profile(caller: Caller, matcher: Matcher, entity_id: str) -> Profile:
     if profile is None or not (owns or caller.may_see(profile)):
         raise ProblemException(404, f"no entity {entity_id!r}")
     return profile
+
+
+@router.get("/v1/entities", response_model=EntitiesPublic, responses=problem_responses(400, 401, 403, 422, 503))
+def list_entities(
+    caller: StaffOnly, matcher: MatcherDep,
+    role: Role | None = None, sector: str | None = None, region: str | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
+    needs_review: bool = False,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> EntitiesPublic:
+    """Entities and projects, filtered in the engine; `q` ranks them by meaning instead."""
+    filter_ = {key: [value] for key, value in (("roles", role), ("sectors", sector), ("region", region)) if value}
+    if needs_review:
+        filter_["review"] = ["roles", "sectors"]
+    if not caller.sees_everything:
+        filter_["data_policy"] = policy.visible_policies(viewer_region=caller.region)
+    state = decode_cursor(cursor, kind="entities" if q is None else f"search:{q}")
+    if q is None:
+        profiles, offset = matcher.list_entities(filter=filter_, limit=limit, offset=state and state["o"])
+        next_cursor = encode_cursor({"k": "entities", "o": offset}) if offset is not None else None
+    else:
+        skip = state["s"] if state else 0
+        profiles = [p for p, _ in matcher.search_entities(q, filter=filter_, limit=limit, skip=skip)]
+        full = len(profiles) == limit
+        next_cursor = encode_cursor({"k": f"search:{q}", "s": skip + limit}) if full else None
+    return EntitiesPublic(items=[entity_summary(p) for p in profiles], next_cursor=next_cursor)
 
 
 @router.get("/v1/entities/{entity_id}", response_model=EntityPublic,

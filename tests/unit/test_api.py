@@ -161,3 +161,31 @@ def test_partnerships_list_redacts_members_the_key_may_not_see(client):
     [unseen] = client.get("/v1/partnerships", headers=auth("us-platform")).json()["items"]
     assert unseen["algorithm"] == {"redacted": True, "roles": ["algorithm"]}
     assert "algo-1" not in json.dumps(unseen)
+
+
+def test_entities_list_pages_with_cursors_and_rejects_bad_ones(client):
+    seen, cursor = [], None
+    while True:
+        page = client.get("/v1/entities", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                          headers=auth("staff-key")).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == ["algo-1", "app-1", "chip-1"]
+    assert client.get("/v1/entities?cursor=nonsense", headers=auth("staff-key")).status_code == 400
+    assert client.get("/v1/entities", headers=auth("chip-co-key")).status_code == 403
+
+
+def test_entities_filter_by_role_and_search_by_meaning(client):
+    chips = client.get("/v1/entities?role=chip", headers=auth("staff-key")).json()["items"]
+    assert [i["id"] for i in chips] == ["chip-1"]
+    found = client.get("/v1/entities?q=inference+chips&limit=1", headers=auth("staff-key")).json()
+    assert len(found["items"]) == 1 and found["next_cursor"]
+
+
+def test_entities_needing_review_are_listed_for_staff(client, backend):
+    backend.matcher().apply([Upsert(Profile.from_data("company", make_entity(
+        id="zh-co", roles=None, sectors=None, description="我们设计芯片。")))])
+    items = client.get("/v1/entities?needs_review=true", headers=auth("staff-key")).json()["items"]
+    assert [i["id"] for i in items] == ["zh-co"]
