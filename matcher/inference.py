@@ -66,27 +66,36 @@ SECTOR_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
 
 # Generic terms only, English and Chinese: no entity name may appear here.
 KEYWORDS: Mapping[str, tuple[str, ...]] = {
-    "chip": ("chip", "chips", "soc", "npu", "asic", "fpga", "silicon", "semiconductor", "tape-out", "risc-v",
-             "accelerator", "芯片", "半导体", "集成电路"),
-    "algorithm": ("algorithm", "algorithms", "model", "models", "deep learning", "machine learning", "software",
-                  "算法", "模型", "人工智能软件"),
-    "application": ("hospital", "factory", "carmaker", "operator", "deploy", "pilot", "医院", "工厂", "车企"),
-    "healthcare": ("hospital", "clinical", "medical", "patient", "radiology", "endoscopy", "colonoscopy",
-                   "医院", "医疗", "临床"),
-    "life_sciences": ("drug", "genomic", "protein", "pathology", "biotech", "pharma", "药物", "基因", "生物"),
-    "manufacturing": ("factory", "manufactur", "inspection", "aoi", "production line", "assembly", "工厂",
-                      "制造", "质检"),
-    "vehicles": ("vehicle", "driving", "adas", "lidar", "automotive", "car", "robotaxi", "汽车", "自动驾驶",
-                 "车联网"),
-    "smart_city": ("city", "traffic", "urban", "public safety", "building", "城市", "交通"),
-    "cloud": ("cloud", "data centre", "data center", "gpu cluster", "compute", "llm", "云", "数据中心", "算力"),
+    "chip": ("chip", "chips", "soc", "socs", "npu", "asic", "fpga", "silicon", "semiconductor", "tape-out",
+             "taped out", "risc-v", "accelerator", "tops", "die", "芯片", "半导体", "集成电路", "处理器"),
+    "algorithm": ("algorithm", "algorithms", "models", "deep learning", "deep-learning", "machine learning",
+                  "software", "sdk", "trains", "算法", "模型", "软件"),
+    "application": ("hospital", "hospitals", "factory", "factories", "carmaker", "operator", "operates", "fleet",
+                    "deploy", "pilot site", "customers", "医院", "工厂", "车企", "运营"),
+    "healthcare": ("hospital", "clinical", "clinic", "medical", "patient", "radiology", "endoscopy", "colonoscopy",
+                   "screening", "diagnos", "health", "retinopathy", "cardio", "surgery", "医院", "医疗", "临床",
+                   "健康", "筛查"),
+    "life_sciences": ("drug", "genomic", "protein", "pathology", "biotech", "pharma", "molecul", "antibod",
+                      "sequencing", "cell", "药物", "基因", "生物"),
+    "manufacturing": ("factory", "manufactur", "inspection", "aoi", "production line", "assembly", "plc",
+                      "predictive maintenance", "defect", "industrial", "plants", "工厂", "制造", "质检", "工业"),
+    "vehicles": ("vehicle", "driving", "adas", "lidar", "automotive", "car", "cars", "robotaxi", "cockpit",
+                 "汽车", "自动驾驶", "车联网", "车辆"),
+    "smart_city": ("city", "cities", "traffic", "urban", "public safety", "building", "street", "lamppost",
+                   "licence-plate", "license plate", "utilities", "government", "bridges", "people counting",
+                   "城市", "交通", "路灯", "井盖", "楼宇", "公用事业"),
+    "cloud": ("cloud", "data centre", "data center", "gpu cluster", "compute", "llm", "language model",
+              "inference service", "云", "数据中心", "算力", "大模型"),
 }
 
 TEMPERATURE = 0.05
 KEYWORD_BOOST = 0.04
 MIN_LABELLED = 3
+# Roles: one of three, and a wrong role puts a profile in the wrong lists, so be sure. Sectors: one or
+# more of six, and a missing sector hides a profile from its chain, so accept a clear leader.
 ACCEPT = 0.5
-SECONDARY = 0.3
+SECTOR_ACCEPT = 0.3
+SECTOR_SECONDARY = 0.25
 NON_ENGLISH_CAP = 0.45
 
 
@@ -134,6 +143,28 @@ def _keyword_hits(text: str, label: str) -> int:
     return sum(1 for word in KEYWORDS.get(label, ()) if re.search(rf"(?<![a-z]){re.escape(word)}", lowered))
 
 
+Neighbours = Sequence[tuple[float, Sequence[str]]]  # (similarity, declared labels) of nearby profiles
+
+
+def _softmax(scores: Mapping[str, float]) -> dict[str, float]:
+    logits = np.array(list(scores.values())) / TEMPERATURE
+    weights = np.exp(logits - logits.max())
+    return dict(zip(scores, weights / weights.sum(), strict=True))
+
+
+def _votes(labels: Sequence[str], neighbours: Neighbours) -> dict[str, float] | None:
+    """Similarity-weighted votes of the nearest profiles that declare their labels."""
+    if len(neighbours) < MIN_LABELLED:
+        return None
+    totals = dict.fromkeys(labels, 0.0)
+    for similarity, declared in neighbours:
+        for label in declared:
+            if label in totals:
+                totals[label] += max(similarity, 0.0) ** 2 / len(declared)
+    total = sum(totals.values())
+    return {label: value / total for label, value in totals.items()} if total else None
+
+
 class Inferrer:
     def __init__(self, prototypes: Mapping[str, Mapping[str, np.ndarray]]):
         self._prototypes = prototypes  # group ("roles"/"sectors") -> label -> matrix of prototype vectors
@@ -146,26 +177,38 @@ class Inferrer:
         return cls({name: {label: np.stack([next(vectors) for _ in texts]) for label, texts in group.items()}
                     for name, group in groups.items()})
 
-    def infer(self, group: str, vector: Sequence[float], text: str,
-              centroids: LabelCentroids | None = None, *, multi: bool = False) -> Inferred:
-        v = np.asarray(vector, dtype=np.float64)
+    def infer(self, group: str, vector: Sequence[float], text: str, centroids: LabelCentroids | None = None,
+              neighbours: Neighbours = (), *, accept: float = ACCEPT, secondary: float | None = None) -> Inferred:
+        """Average of the available distributions: prototypes (with keywords), centroids, neighbours."""
         prototypes = self._prototypes[group]
-        scores = {label: float((matrix @ v).max()) for label, matrix in prototypes.items()}
+        hits = {label: min(_keyword_hits(text, label), 3) for label in prototypes}
+        if not mostly_english(text):
+            # The model does not read this language: only the keyword list speaks, and never with confidence.
+            total = sum(hits.values())
+            confidences = {label: round(NON_ENGLISH_CAP * n / total, 4) if total else 0.0
+                           for label, n in hits.items()}
+        else:
+            confidences = self._combined(prototypes, np.asarray(vector, dtype=np.float64), hits, centroids, neighbours)
+        ranked = sorted(confidences, key=confidences.get, reverse=True)
+        accepted = [ranked[0]] if confidences[ranked[0]] >= accept else []
+        if accepted and secondary is not None:
+            accepted += [label for label in ranked[1:] if confidences[label] >= secondary]
+        return Inferred(confidences=confidences, accepted=tuple(accepted))
+
+
+    @staticmethod
+    def _combined(prototypes: Mapping[str, np.ndarray], v: np.ndarray, hits: Mapping[str, int],
+                  centroids: LabelCentroids | None, neighbours: Neighbours) -> dict[str, float]:
+        scores = {label: float((matrix @ v).max()) + KEYWORD_BOOST * hits[label]
+                  for label, matrix in prototypes.items()}
+        distributions = [_softmax(scores)]
         learned = centroids.similarities(v) if centroids is not None else None
         if learned is not None:
-            scores = {label: (scores[label] + learned[label]) / 2 for label in scores}
-        scores = {label: s + KEYWORD_BOOST * min(_keyword_hits(text, label), 3) for label, s in scores.items()}
-        logits = np.array(list(scores.values())) / TEMPERATURE
-        probabilities = np.exp(logits - logits.max())
-        probabilities /= probabilities.sum()
-        confidences = {label: round(float(p), 4) for label, p in zip(scores, probabilities, strict=True)}
-        if not mostly_english(text):
-            confidences = {label: min(c, NON_ENGLISH_CAP) for label, c in confidences.items()}
-        ranked = sorted(confidences, key=confidences.get, reverse=True)
-        accepted = [ranked[0]] if confidences[ranked[0]] >= ACCEPT else []
-        if accepted and multi:
-            accepted += [label for label in ranked[1:] if confidences[label] >= SECONDARY]
-        return Inferred(confidences=confidences, accepted=tuple(accepted))
+            distributions.append(_softmax(learned))
+        voted = _votes(list(prototypes), neighbours)
+        if voted is not None:
+            distributions.append(voted)
+        return {label: round(float(np.mean([d[label] for d in distributions])), 4) for label in prototypes}
 
 
 __all__ = ["ROLES", "SECTORS", "Inferrer", "Inferred", "LabelCentroids", "mostly_english"]

@@ -105,6 +105,8 @@ class Profile:
             "profile": dict(self.data),
             "inferred": {group: dict(values) for group, values in self.inferred.items()},
             "needs_review": self.needs_review,
+            "declared": [group for group, declared in (("roles", self.declares_roles),
+                                                       ("sectors", self.declares_sectors)) if declared],
             # What staff should confirm, as keywords so the engine can filter on it.
             "review": [group for group in ("roles", "sectors")
                        if self.inferred.get(group) and not (self.roles if group == "roles" else self.sectors)],

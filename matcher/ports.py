@@ -16,7 +16,7 @@ Vector = list[float]
 # (for list-valued payloads: when the lists intersect). Only the INDEXED_FIELDS may be filtered on
 # (adapters raise ValueError for any other key).
 Filter = Mapping[str, Sequence[str]]
-INDEXED_FIELDS = ("kind", "roles", "sectors", "region", "offers", "data_policy", "review")
+INDEXED_FIELDS = ("kind", "roles", "sectors", "region", "offers", "data_policy", "review", "declared")
 
 
 @dataclass(frozen=True)

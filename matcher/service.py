@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from matcher.inference import SECTORS, Inferrer, LabelCentroids
+from matcher.inference import SECTOR_ACCEPT, SECTOR_SECONDARY, SECTORS, Inferrer, LabelCentroids
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StoreInfo, VectorStore
 from matcher.scoring import pair_score
@@ -16,6 +16,7 @@ Progress = Callable[[str], None]
 REEMBED_BATCH = 64
 TRIAD_CANDIDATES = 10
 TRIADS_PER_LIST = 10
+NEIGHBOURS = 10
 
 
 def _latest_per_id(changes: Iterable[Change]) -> list[Change]:
@@ -98,13 +99,18 @@ class Matcher:
         self._not_interested.add((entity_id, other_id))
 
     def _write(self, profiles: Sequence[Profile]) -> list[Profile]:
+        """Embed in one call; store what was declared first, so that inference for the rest of the
+        batch already learns from the batch's own declared profiles."""
         if not profiles:
             return []
         vectors = self._embedder.embed([p.text() for p in profiles])
-        enriched = [self._infer(p, v) for p, v in zip(profiles, vectors, strict=True)]
-        self._store.upsert([Point(p.id, v, p.payload()) for p, v in zip(enriched, vectors, strict=True)])
-        for profile, vector in zip(enriched, vectors, strict=True):
+        self._store.upsert([Point(p.id, v, p.payload()) for p, v in zip(profiles, vectors, strict=True)])
+        for profile, vector in zip(profiles, vectors, strict=True):
             self._learn(profile, vector, sign=1)
+        enriched = [self._infer(p, v) for p, v in zip(profiles, vectors, strict=True)]
+        changed = [(p, v) for p, before, v in zip(enriched, profiles, vectors, strict=True) if p != before]
+        if changed:
+            self._store.upsert([Point(p.id, v, p.payload()) for p, v in changed])
         return enriched
 
     def _infer(self, profile: Profile, vector: Sequence[float]) -> Profile:
@@ -114,13 +120,20 @@ class Matcher:
         inferred: dict[str, dict[str, float]] = {"roles": {}, "sectors": {}}
         review = False
         if not profile.declares_roles and profile.kind != "project":
-            guess = self._inferrer.infer("roles", vector, text, self._role_centroids)
+            guess = self._inferrer.infer("roles", vector, text, self._role_centroids,
+                                         self._declared_neighbours(vector, "roles"))
             roles, inferred["roles"], review = guess.accepted, guess.confidences, not guess.accepted
         if not profile.declares_sectors:
-            guess = self._inferrer.infer("sectors", vector, text, self._sector_centroids, multi=True)
+            guess = self._inferrer.infer("sectors", vector, text, self._sector_centroids,
+                                         self._declared_neighbours(vector, "sectors"),
+                                         accept=SECTOR_ACCEPT, secondary=SECTOR_SECONDARY)
             sectors, inferred["sectors"] = guess.accepted, guess.confidences
             review = review or not guess.accepted
         return profile.with_inference(roles=roles, sectors=sectors, inferred=inferred, needs_review=review)
+
+    def _declared_neighbours(self, vector: Sequence[float], group: str) -> list[tuple[float, list[str]]]:
+        hits = self._store.search(list(vector), filter={"declared": [group]}, limit=NEIGHBOURS)
+        return [(hit.score, hit.payload[group]) for hit in hits]
 
     def _learn(self, profile: Profile, vector: Sequence[float], *, sign: int) -> None:
         """Only declared labels teach the classifier, so an inference never reinforces itself."""

@@ -1,0 +1,63 @@
+"""The figures `make eval` prints are what the API serves: same matcher, read over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from benchmarks.evaluate import BATCH, DATA, Case, figures, load, matcher_rankers
+from chainmatch.settings import ApiKey, Settings
+from matcher.adapters.edge_store import EdgeStore
+from matcher.model import Upsert
+from matcher.service import Matcher
+
+
+class StoreBackend:
+    def __init__(self, matcher: Matcher):
+        self._matcher = matcher
+
+    def matcher(self):
+        return self._matcher
+
+    def health(self):
+        return True, {}
+
+    def stats(self):
+        return {"events_processed": 0, "deadlettered": 0}
+
+    async def publish(self, records):
+        raise AssertionError("nothing is published here")
+
+
+@pytest.fixture(scope="module")
+def dev_matcher(sentence_embedder, tmp_path_factory):
+    store = EdgeStore(tmp_path_factory.mktemp("eval") / "store")
+    matcher = Matcher(embedder=sentence_embedder, store=store)
+    matcher.ensure_model()
+    cases = load(DATA / "dev.jsonl")
+    for start in range(0, len(cases), BATCH):
+        matcher.apply([Upsert(c.profile) for c in cases[start : start + BATCH]])
+    yield matcher, cases
+    store.close()
+
+
+def test_the_api_serves_the_evaluated_figures(dev_matcher):
+    matcher, cases = dev_matcher
+    client = TestClient(create_app(settings=Settings(api_keys={"k": ApiKey(role="staff")}),
+                                   backend=StoreBackend(matcher)))
+    headers = {"Authorization": "Bearer k"}
+
+    def rank(case: Case, role: str | None) -> list[str]:
+        params = {"limit": 5, **({"role": role} if role else {})}
+        response = client.get(f"/v1/entities/{case.profile.id}/suggestions", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return [item["entity"]["id"] for item in response.json()["items"]]
+
+    def triads(case: Case) -> list[tuple[str, str, str]]:
+        items = client.get("/v1/partnerships", params={"project_id": case.profile.id}, headers=headers).json()
+        return [(p["chip"]["id"], p["algorithm"]["id"], p["application"]["id"]) for p in items["items"]]
+
+    served = figures(cases, rank, triads)
+    assert served == figures(cases, *matcher_rankers(matcher))
+    assert served["role accuracy"] >= 0.95
