@@ -94,8 +94,8 @@ MIN_LABELLED = 3
 # Roles: one of three, and a wrong role puts a profile in the wrong lists, so be sure. Sectors: one or
 # more of six, and a missing sector hides a profile from its chain, so accept a clear leader.
 ACCEPT = 0.5
-SECTOR_ACCEPT = 0.3
-SECTOR_SECONDARY = 0.25
+SECTOR_ACCEPT = 0.35
+SECTOR_SECONDARY = 0.45
 NON_ENGLISH_CAP = 0.45
 
 
