@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -171,7 +172,10 @@ class Matcher:
         candidates = {}
         for role in ROLES:
             if role not in project.profile.needs and owner and role in owner[0].payload["roles"]:
-                candidates[role] = [Candidate(Profile.from_payload(owner[0].payload), np.asarray(owner[0].vector))]
+                # The owner runs the project, so it works in the project's sectors whatever was inferred.
+                runner = Profile.from_payload(owner[0].payload)
+                runner = replace(runner, sectors=tuple(dict.fromkeys(runner.sectors + project.profile.sectors)))
+                candidates[role] = [Candidate(runner, np.asarray(owner[0].vector))]
             else:
                 candidates[role] = self._candidates(query, {"roles": [role], **by_sector})
         return search_triads(candidates, anchor=project, limit=TRIADS_PER_LIST,
