@@ -89,11 +89,14 @@ KEYWORDS: Mapping[str, tuple[str, ...]] = {
 }
 
 TEMPERATURE = 0.05
+PROTOTYPE_WEIGHT = 1.0
+CENTROID_WEIGHT = 1.0
+NEIGHBOUR_WEIGHT = 1.0
 KEYWORD_BOOST = 0.04
 MIN_LABELLED = 3
 # Roles: one of three, and a wrong role puts a profile in the wrong lists, so be sure. Sectors: one or
 # more of six, and a missing sector hides a profile from its chain, so accept a clear leader.
-ACCEPT = 0.5
+ROLE_ACCEPT = 0.4
 SECTOR_ACCEPT = 0.35
 SECTOR_SECONDARY = 0.45
 NON_ENGLISH_CAP = 0.45
@@ -178,7 +181,7 @@ class Inferrer:
                     for name, group in groups.items()})
 
     def infer(self, group: str, vector: Sequence[float], text: str, centroids: LabelCentroids | None = None,
-              neighbours: Neighbours = (), *, accept: float = ACCEPT, secondary: float | None = None) -> Inferred:
+              neighbours: Neighbours = (), *, accept: float = ROLE_ACCEPT, secondary: float | None = None) -> Inferred:
         """Average of the available distributions: prototypes (with keywords), centroids, neighbours."""
         prototypes = self._prototypes[group]
         hits = {label: min(_keyword_hits(text, label), 3) for label in prototypes}
@@ -201,14 +204,15 @@ class Inferrer:
                   centroids: LabelCentroids | None, neighbours: Neighbours) -> dict[str, float]:
         scores = {label: float((matrix @ v).max()) + KEYWORD_BOOST * hits[label]
                   for label, matrix in prototypes.items()}
-        distributions = [_softmax(scores)]
+        distributions = [(PROTOTYPE_WEIGHT, _softmax(scores))]
         learned = centroids.similarities(v) if centroids is not None else None
         if learned is not None:
-            distributions.append(_softmax(learned))
+            distributions.append((CENTROID_WEIGHT, _softmax(learned)))
         voted = _votes(list(prototypes), neighbours)
         if voted is not None:
-            distributions.append(voted)
-        return {label: round(float(np.mean([d[label] for d in distributions])), 4) for label in prototypes}
+            distributions.append((NEIGHBOUR_WEIGHT, voted))
+        total = sum(weight for weight, _ in distributions)
+        return {label: round(sum(w * d[label] for w, d in distributions) / total, 4) for label in prototypes}
 
 
 __all__ = ["ROLES", "SECTORS", "Inferrer", "Inferred", "LabelCentroids", "mostly_english"]

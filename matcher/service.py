@@ -7,7 +7,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from matcher.inference import SECTOR_ACCEPT, SECTOR_SECONDARY, SECTORS, Inferrer, LabelCentroids
+from matcher.inference import (
+    ROLE_ACCEPT,
+    SECTOR_ACCEPT,
+    SECTOR_SECONDARY,
+    SECTORS,
+    Inferrer,
+    LabelCentroids,
+    mostly_english,
+)
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StoreInfo, VectorStore
 from matcher.scoring import pair_score
@@ -122,8 +130,11 @@ class Matcher:
         review = False
         if not profile.declares_roles and profile.kind != "project":
             guess = self._inferrer.infer("roles", vector, text, self._role_centroids,
-                                         self._declared_neighbours(vector, "roles"))
-            roles, inferred["roles"], review = guess.accepted, guess.confidences, not guess.accepted
+                                         self._declared_neighbours(vector, "roles"), accept=ROLE_ACCEPT)
+            # A role read only from keywords of a language the model cannot read stays out of role
+            # filters until staff confirm it; a sector from them is safe enough to place the profile.
+            roles = guess.accepted if mostly_english(text) else ()
+            inferred["roles"], review = guess.confidences, not roles
         if not profile.declares_sectors:
             guess = self._inferrer.infer("sectors", vector, text, self._sector_centroids,
                                          self._declared_neighbours(vector, "sectors"),
