@@ -26,6 +26,7 @@ REEMBED_BATCH = 64
 TRIAD_CANDIDATES = 10
 TRIADS_PER_LIST = 10
 NEIGHBOURS = 10
+TRIAD_ROLE_CONFIDENCE = 0.6
 
 
 def _latest_per_id(changes: Iterable[Change]) -> list[Change]:
@@ -171,7 +172,7 @@ class Matcher:
                 return []
             centroid = np.asarray(points[0].vector)
         query = list(centroid / np.linalg.norm(centroid))
-        candidates = {role: self._candidates(query, {"roles": [role], "sectors": [sector]}) for role in ROLES}
+        candidates = {role: self._candidates(query, role, {"sectors": [sector]}) for role in ROLES}
         return search_triads(candidates, limit=TRIADS_PER_LIST, penalised_pairs=frozenset(self._not_interested))
 
     def _project_search(self, project: Candidate) -> list[Triad]:
@@ -188,15 +189,18 @@ class Matcher:
                 runner = replace(runner, sectors=tuple(dict.fromkeys(runner.sectors + project.profile.sectors)))
                 candidates[role] = [Candidate(runner, np.asarray(owner[0].vector))]
             else:
-                candidates[role] = self._candidates(query, {"roles": [role], **by_sector})
+                candidates[role] = self._candidates(query, role, by_sector)
         return search_triads(candidates, anchor=project, limit=TRIADS_PER_LIST,
                              penalised_pairs=frozenset(self._not_interested))
 
-    def _candidates(self, query: Sequence[float], filter_: dict[str, list[str]]) -> list[Candidate]:
-        hits = self._store.search(list(query), filter=filter_, limit=TRIAD_CANDIDATES)
+    def _candidates(self, query: Sequence[float], role: str, filter_: dict[str, list[str]]) -> list[Candidate]:
+        """Members for a triad: a partnership is a curated recommendation, so an inferred role must be
+        surer than it needs to be for a suggestion."""
+        hits = self._store.search(list(query), filter={"roles": [role], **filter_}, limit=TRIAD_CANDIDATES * 2)
         points = self._store.retrieve([h.id for h in hits], with_vectors=True)
-        return [Candidate(Profile.from_payload(p.payload), np.asarray(p.vector)) for p in points
-                if p.payload["kind"] != "project"]
+        profiles = [(Profile.from_payload(p.payload), p.vector) for p in points]
+        return [Candidate(p, np.asarray(v)) for p, v in profiles if p.kind != "project" and (
+            p.declares_roles or p.inferred["roles"].get(role, 0.0) >= TRIAD_ROLE_CONFIDENCE)][:TRIAD_CANDIDATES]
 
     def partnerships(self, *, sector: str | None = None, project_id: str | None = None,
                      entity_id: str | None = None) -> list[Triad]:
