@@ -213,6 +213,13 @@ class Matcher:
                  and (sector is None or sector in t.sectors)}
         return sorted(found.values(), key=lambda t: (-t.score, t.id))
 
+    def partnership(self, partnership_id: str) -> Triad | None:
+        for triads in (*self._sector_triads.values(), *self._project_triads.values()):
+            for triad in triads:
+                if triad.id == partnership_id:
+                    return triad
+        return None
+
     # -- reads -------------------------------------------------------------------------------------
 
     def get(self, entity_id: str) -> Profile | None:

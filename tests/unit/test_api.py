@@ -189,3 +189,10 @@ def test_entities_needing_review_are_listed_for_staff(client, backend):
         id="zh-co", roles=None, sectors=None, description="我们设计芯片。")))])
     items = client.get("/v1/entities?needs_review=true", headers=auth("staff-key")).json()["items"]
     assert [i["id"] for i in items] == ["zh-co"]
+
+
+def test_one_partnership_by_id_for_members_staff_and_platforms(client):
+    [listed] = client.get("/v1/partnerships", headers=auth("staff-key")).json()["items"]
+    assert client.get(f"/v1/partnerships/{listed['id']}", headers=auth("staff-key")).json() == listed
+    assert client.get(f"/v1/partnerships/{listed['id']}", headers=auth("chip-co-key")).status_code == 200
+    assert client.get("/v1/partnerships/pt_0000", headers=auth("staff-key")).status_code == 404
