@@ -14,12 +14,13 @@ from matcher import policy
 from matcher.model import RESOURCES, Profile
 
 WEIGHTS: Mapping[str, float] = {
-    "semantic": 0.45,
+    "semantic": 0.2,
+    "lexical": 0.25,
     "sector": 0.25,
-    "capability": 0.08,
+    "capability": 0.03,
     "stage": 0.07,
     "resource": 0.1,
-    "region": 0.05,
+    "region": 0.02,
 }
 STAGES = ("research", "testing", "commercialization")
 
@@ -80,8 +81,11 @@ def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
     return 0.0, []
 
 
-def pair_score(me: Profile, other: Profile, similarity: float) -> PairScore:
-    components = {"semantic": (max(similarity, 0.0), [])}
+def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, list[str]] = (0.0, [])
+               ) -> PairScore:
+    """`lexical` is the BM25 fit of the other's text to this profile's, and the terms they share."""
+    shared_terms = [f"both mention {', '.join(lexical[1])}"] if lexical[1] else []
+    components = {"semantic": (max(similarity, 0.0), []), "lexical": (lexical[0], shared_terms)}
     for name, fit in (("sector", sector_fit), ("capability", capability_fit), ("stage", stage_fit),
                       ("resource", resource_fit), ("region", region_fit)):
         components[name] = fit(me, other)

@@ -16,6 +16,7 @@ from matcher.inference import (
     LabelCentroids,
     mostly_english,
 )
+from matcher.lexical import TermStats, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StoreInfo, VectorStore
 from matcher.scoring import pair_score
@@ -50,6 +51,7 @@ class Matcher:
         self._sector_triads: dict[str, list[Triad]] = {}
         self._project_triads: dict[str, list[Triad]] = {}
         self._not_interested: set[tuple[str, str]] = set()
+        self._terms = TermStats()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -74,6 +76,7 @@ class Matcher:
     def _rebuild_derived(self) -> None:
         self._role_centroids = LabelCentroids(ROLES)
         self._sector_centroids = LabelCentroids(SECTORS)
+        self._terms = TermStats()
         sectors, projects = set(), []
         for profile, vector in self._scan(with_vectors=True):
             self._learn(profile, vector, sign=1)
@@ -150,6 +153,7 @@ class Matcher:
 
     def _learn(self, profile: Profile, vector: Sequence[float], *, sign: int) -> None:
         """Only declared labels teach the classifier, so an inference never reinforces itself."""
+        self._terms.add(terms(profile.text()), sign)
         if profile.declares_roles:
             self._role_centroids.add(vector, profile.roles, sign)
         if profile.declares_sectors:
@@ -273,11 +277,14 @@ class Matcher:
             filters += [{**f, "sectors": list(me.sectors)} for f in filters]
         hits = {h.id: h for f in filters for h in self._store.search(vector, filter=f, limit=limit * 2 + 1)}
         suggestions = []
+        my_terms = terms(me.text())
         for hit in hits.values():
             other = Profile.from_payload(hit.payload)
             if other.id == me.id or (me.id, other.id) in self._not_interested or not visible(other):
                 continue
-            scored = pair_score(me, other, hit.score)
+            their_terms = terms(other.text())
+            lexical = (self._terms.bm25(my_terms, their_terms), self._terms.distinctive_shared(my_terms, their_terms))
+            scored = pair_score(me, other, hit.score, lexical)
             suggestions.append(Suggestion(profile=other, score=scored.score, reasons=scored.reasons,
                                           score_breakdown=scored.breakdown))
         suggestions.sort(key=lambda s: (-s.score, s.profile.id))
