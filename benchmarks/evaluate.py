@@ -157,7 +157,7 @@ def main(argv: Sequence[str] = ()) -> None:
     from matcher.adapters.sentence_embedder import SentenceEmbedder
 
     embedder = SentenceEmbedder(None, progress=lambda m: print(m, file=sys.stderr))
-    for name in argv or ("dev", "holdout"):
+    for name in argv or [n for n in ("dev", "dev_real", "holdout") if (DATA / f"{n}.jsonl").exists()]:
         print(table(name, evaluate(DATA / f"{name}.jsonl", embedder)), end="\n\n", flush=True)
 
 
