@@ -50,6 +50,7 @@ class Matcher:
         self._sector_centroids = LabelCentroids(SECTORS)
         self._sector_triads: dict[str, list[Triad]] = {}
         self._project_triads: dict[str, list[Triad]] = {}
+        self._project_sectors: dict[str, frozenset[str]] = {}
         self._not_interested: set[tuple[str, str]] = set()
         self._terms = TermStats()
 
@@ -101,11 +102,12 @@ class Matcher:
             self._store.delete(deleted)
             for entity_id in deleted:
                 self._project_triads.pop(entity_id, None)
+                self._project_sectors.pop(entity_id, None)
         touched = {s for p in stored for s in p.sectors}
         touched |= {s for point in previous.values() for s in point.payload["sectors"]}
         projects = {p.id for p in stored if p.kind == "project"}
-        projects |= {t.project_id for triads in self._project_triads.values() for t in triads
-                     if set(t.sectors) & touched or set(t.member_ids()) & set(previous)}
+        # A project without sectors draws on every sector, so any change may touch it.
+        projects |= {pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
         self._recompute(touched, projects - set(deleted))
 
     def record_not_interested(self, entity_id: str, other_id: str) -> None:
@@ -167,6 +169,7 @@ class Matcher:
         for point in self._store.retrieve(sorted(project_ids), with_vectors=True):
             project = Candidate(Profile.from_payload(point.payload), np.asarray(point.vector))
             self._project_triads[project.profile.id] = self._project_search(project)
+            self._project_sectors[project.profile.id] = frozenset(project.profile.sectors)
 
     def _sector_search(self, sector: str) -> list[Triad]:
         centroid = self._sector_centroids.sums.get(sector)

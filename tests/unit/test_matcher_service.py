@@ -111,3 +111,13 @@ def test_declared_roles_always_win_and_missing_ones_are_inferred_or_left_for_rev
     assert inferred.roles == () or inferred.roles[0] == max(inferred.inferred["roles"],
                                                              key=inferred.inferred["roles"].get)
     assert inferred.needs_review == (not inferred.roles or not inferred.sectors)
+
+
+def test_a_project_gets_partnerships_once_its_missing_role_arrives_later(matcher):
+    project = Profile.from_data("project", make_project(id="pj-1", sectors=["vehicles"]))
+    matcher.apply([Upsert(project), Upsert(company(id="chip-1", roles=["chip"], sectors=["vehicles"])),
+                   Upsert(company(id="algo-1", roles=["algorithm"], sectors=["vehicles"]))])
+    assert matcher.partnerships(project_id="pj-1") == []
+    matcher.apply([Upsert(company(id="app-1", roles=["application"], sectors=["vehicles"]))])
+    [triad] = matcher.partnerships(project_id="pj-1")
+    assert triad.member_ids() == ("chip-1", "algo-1", "app-1") and triad.project_id == "pj-1"
