@@ -22,6 +22,7 @@ PAIR_WEIGHT = 0.6
 ANCHOR_WEIGHT = 0.4
 BEAM_WIDTH = 24
 REPEAT_PENALTY = 0.05
+DIVERSITY_POOL = 4
 
 
 @dataclass(frozen=True)
@@ -122,14 +123,17 @@ def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | 
 
 
 def diverse(ranked: Sequence[Triad], limit: int) -> list[Triad]:
-    """Greedy selection with a penalty per member already selected: varied, and never short."""
+    """Greedy selection with a penalty per member already selected: varied, and never short.
+
+    Only the best few times `limit` are weighed: a triad further down cannot climb past them.
+    """
+    remaining = list(enumerate(ranked[: limit * DIVERSITY_POOL]))
     chosen: list[Triad] = []
     used: Counter[str] = Counter()
-    remaining = list(ranked)
     while remaining and len(chosen) < limit:
-        best = max(remaining, key=lambda t: (t.score - REPEAT_PENALTY * sum(used[m] for m in t.member_ids()),
-                                             -ranked.index(t)))
+        best = max(remaining, key=lambda item: (
+            item[1].score - REPEAT_PENALTY * sum(used[m] for m in item[1].member_ids()), -item[0]))
         remaining.remove(best)
-        chosen.append(best)
-        used.update(best.member_ids())
+        chosen.append(best[1])
+        used.update(best[1].member_ids())
     return sorted(chosen, key=lambda t: (-t.score, t.id))
