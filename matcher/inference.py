@@ -28,12 +28,15 @@ ROLE_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
         "We develop machine learning models and computer vision algorithms licensed to partners.",
         "AI software company training deep learning models for detection, segmentation and speech.",
         "Research lab building foundation models, perception algorithms and AI software toolkits.",
+        "A company building large language models and generative AI assistants.",
     ),
     "application": (
         "A hospital deploying AI tools in clinical care and running pilots with patients.",
         "A manufacturer using AI on its production lines for inspection and predictive maintenance.",
         "A carmaker and fleet operator integrating driver assistance into its vehicles.",
         "An operator that runs city services, logistics or data centres and buys AI solutions.",
+        "A pharmaceutical, medical device or industrial company applying AI in its own products and R&D.",
+        "A logistics, retail or services company deploying AI and robots in its operations.",
     ),
 }
 
@@ -53,14 +56,17 @@ SECTOR_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
     "vehicles": (
         "Autonomous driving, ADAS, smart connected vehicles, LiDAR perception and in-cabin AI.",
         "Carmakers, robotaxis, electric vehicles and intelligent cockpits.",
+        "Logistics fleets, delivery robots, trucks and mobility services.",
     ),
     "smart_city": (
         "Smart city services: traffic management, public safety cameras, buildings and utilities.",
         "Urban infrastructure, logistics, ports and environmental monitoring.",
+        "Security cameras, face recognition, access control, smart retail and public services.",
     ),
     "cloud": (
         "Cloud computing, data centres, GPU clusters, model training and inference services.",
         "Large language model platforms, MLOps and compute provided as a service.",
+        "Enterprise AI platforms, AI software for businesses and large-scale model serving.",
     ),
 }
 
@@ -96,7 +102,7 @@ KEYWORD_BOOST = 0.04
 MIN_LABELLED = 3
 # Roles: one of three, and a wrong role puts a profile in the wrong lists, so be sure. Sectors: one or
 # more of six, and a missing sector hides a profile from its chain, so accept a clear leader.
-ROLE_ACCEPT = 0.4
+ROLE_ACCEPT = 0.45
 SECTOR_ACCEPT = 0.35
 SECTOR_SECONDARY = 0.45
 NON_ENGLISH_CAP = 0.45
@@ -212,7 +218,7 @@ class Inferrer:
         if voted is not None:
             distributions.append((NEIGHBOUR_WEIGHT, voted))
         total = sum(weight for weight, _ in distributions)
-        return {label: round(sum(w * d[label] for w, d in distributions) / total, 4) for label in prototypes}
+        return {label: round(float(sum(w * d[label] for w, d in distributions) / total), 4) for label in prototypes}
 
 
 __all__ = ["ROLES", "SECTORS", "Inferrer", "Inferred", "LabelCentroids", "mostly_english"]
