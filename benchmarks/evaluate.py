@@ -10,7 +10,8 @@ Figures (each a mean):
 - partner hit@5: for each known pair, both directions, whether the partner is in the top 5 for the
   partner's role;
 - triad validity: for each project, of its top-3 triads (a missing one counts as invalid), those whose
-  members truly hold their roles and share a true sector with the project.
+  members truly hold their roles and share a true sector with the project; "of attainable" divides
+  instead by min(3, the valid triads the data allows), as sector precision does.
 """
 
 from __future__ import annotations
@@ -80,19 +81,24 @@ def figures(cases: Sequence[Case], rank: Ranker, triads: TriadRanker) -> dict[st
             roles = [r for r in by_id[other_id].roles if r in case.lacks()]
             if roles:
                 partner_hits.append(any(other_id in rank(case, r)[:TOP] for r in roles))
-    valid = []
+    valid, of_attainable = [], []
     for case in cases:
         if case.profile.kind != "project":
             continue
         found = triads(case)[:3]
-        for chip, algorithm, application in found:
-            members = [by_id[chip], by_id[algorithm], by_id[application]]
-            valid.append(all(role in m.roles for role, m in zip(ROLES, members, strict=True))
-                         and all(m.sectors & case.sectors for m in members))
-        valid += [False] * (3 - len(found))
+        hits = [all(role in m.roles for role, m in zip(ROLES, members, strict=True))
+                and all(m.sectors & case.sectors for m in members)
+                for members in ([by_id[i] for i in ids] for ids in found)]
+        valid += hits + [False] * (3 - len(found))
+        # How many valid triads the data allows at all: a role nobody in the sector plays allows none.
+        per_role = [sum(1 for c in cases if r in c.roles and c.sectors & case.sectors) for r in ROLES]
+        attainable = min(3, int(np.prod(per_role)))
+        if attainable:
+            of_attainable.append(sum(hits) / attainable)
     mean = lambda values: round(float(np.mean(values)), 3) if values else float("nan")  # noqa: E731
     return {"role accuracy": mean(role_hits), "sector precision@5": mean(sector_scores),
-            "partner hit@5": mean(partner_hits), "triad validity": mean(valid)}
+            "partner hit@5": mean(partner_hits), "triad validity": mean(valid),
+            "triad validity of attainable": mean(of_attainable)}
 
 
 def matcher_rankers(matcher: Matcher) -> tuple[Ranker, TriadRanker]:
