@@ -56,7 +56,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         # Same option Tansu (tokio) binds with, so a port in TIME_WAIT counts as free.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -136,7 +136,7 @@ class EmbeddedBroker:
         if self.running:
             raise BrokerError(f"the broker is already running at {self.bootstrap}")
         self.port = port or self.port or free_port()
-        if _port_in_use(self.port):
+        if port_in_use(self.port):
             # Tansu would panic on bind, and our probe might meet whoever holds the port.
             raise BrokerError(f"port {self.port} is already in use; pick another --kafka-port")
         url = f"tcp://127.0.0.1:{self.port}"

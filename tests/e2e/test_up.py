@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import pytest
 from builders import make_entity, make_event
 from kafka import KafkaProducer
 
-from chainmatch.broker import free_port
+from chainmatch.broker import free_port, port_in_use
 
 STARTUP_S = 180
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def _descendants(pid: int) -> set[int]:
@@ -121,5 +115,5 @@ def test_sigterm_stops_everything_and_frees_the_ports(running):
     assert running.process.wait(timeout=30) == 0
     for pid in children:
         wait_for(lambda p=pid: not Path(f"/proc/{p}").exists(), timeout=15, what=f"process {pid} to exit")
-    wait_for(lambda: _port_free(running.port) and _port_free(running.kafka_port), timeout=10,
+    wait_for(lambda: not port_in_use(running.port) and not port_in_use(running.kafka_port), timeout=10,
              what="ports to be free")

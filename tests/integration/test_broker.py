@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-from chainmatch.broker import BrokerError, EmbeddedBroker, ensure_topics, tansu_binary
+from chainmatch.broker import BrokerError, EmbeddedBroker, ensure_topics, port_in_use, tansu_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_TOPICS = [
@@ -45,15 +44,6 @@ def wait_until(predicate, timeout: float) -> bool:
         time.sleep(0.1)
     return predicate()
 
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_the_bundled_binary_is_executable():
@@ -119,7 +109,7 @@ def test_stop_with_a_client_connected_leaves_no_process_and_frees_the_port(free_
         admin.close()
     assert not embedded.running
     assert not alive(pid)
-    assert wait_until(lambda: port_free(free_port), timeout=5)
+    assert wait_until(lambda: not port_in_use(free_port), timeout=5)
     assert "listening on" in (tmp_path / "tansu.log").read_text()
 
 
