@@ -26,9 +26,11 @@ class Caller:
         """CONTRACT section 4: a company always sees its own profile."""
         if self.entity_id is not None and profile.id == self.entity_id:
             return True
-        return policy.may_see(
-            viewer_region=self.region, data_policy=profile.data_policy, sees_everything=self.sees_everything
-        )
+        return self.may_see_policy(profile.data_policy)
+
+    def may_see_policy(self, data_policy: str) -> bool:
+        return policy.may_see(viewer_region=self.region, data_policy=data_policy,
+                              sees_everything=self.sees_everything)
 
 
 def find_key(keys: Mapping[str, ApiKey], presented: str) -> ApiKey | None:

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import Caller
+from matcher.book import public_data
 from matcher.model import Profile, Suggestion
-from matcher.triads import Triad
 
 
 class EntitySummary(BaseModel):
@@ -92,15 +92,12 @@ def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
                             reasons=list(suggestion.reasons), score_breakdown=dict(suggestion.score_breakdown))
 
 
-def partnership_public(triad: Triad, caller: Caller) -> PartnershipPublic:
-    """Members the caller may not see are redacted, and no reason names them."""
-    def member(profile: Profile) -> EntitySummary | RedactedMember:
-        return entity_summary(profile) if caller.may_see(profile) else RedactedMember(roles=list(profile.roles))
-
-    # Triad reasons speak of sectors and roles only, never of a member by name.
-    return PartnershipPublic(
-        id=triad.id, chip=member(triad.chip), algorithm=member(triad.algorithm),
-        application=member(triad.application), project_id=triad.project_id, sectors=list(triad.sectors),
-        score=triad.score, reasons=list(triad.reasons), score_breakdown=triad.score_breakdown,
-        status="proposed", decisions=[], updated_at=None,
-    )
+def partnership_public(record: dict[str, Any], caller: Caller) -> PartnershipPublic:
+    """Members the caller may not see are redacted; triad reasons never name a member."""
+    data = public_data(record)
+    for role in ("chip", "algorithm", "application"):
+        member = record[role]
+        visible = caller.entity_id == member["id"] or caller.may_see_policy(member["data_policy"])
+        if not visible:
+            data[role] = {"redacted": True, "roles": member["roles"]}
+    return PartnershipPublic(**data)

@@ -107,7 +107,8 @@ def matcher_rankers(matcher: Matcher) -> tuple[Ranker, TriadRanker]:
         return [s.profile.id for s in found]
 
     def triads(case: Case) -> list[tuple[str, str, str]]:
-        return [t.member_ids() for t in matcher.partnerships(project_id=case.profile.id)]
+        return [(r["chip"]["id"], r["algorithm"]["id"], r["application"]["id"])
+                for r in matcher.partnerships(project_id=case.profile.id)]
 
     return rank, triads
 

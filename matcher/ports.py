@@ -105,6 +105,9 @@ class StateStore(Protocol):
 
     def put(self, table: str, items: Mapping[str, dict[str, Any]]) -> None: ...
 
+    def write(self, tables: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+        """Several tables in one transaction: all of it is written, or none."""
+
     def delete(self, table: str, keys: Sequence[str]) -> None: ...
 
     def items(self, table: str) -> list[tuple[str, dict[str, Any]]]: ...

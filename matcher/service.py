@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
+from matcher.book import RETAINED, PartnershipBook, PartnershipEvent
 from matcher.inference import (
     ROLE_ACCEPT,
     SECTOR_ACCEPT,
@@ -18,16 +21,19 @@ from matcher.inference import (
 )
 from matcher.lexical import TermStats, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
-from matcher.ports import Embedder, Point, StoreInfo, VectorStore
+from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
 from matcher.scoring import pair_score
 from matcher.triads import Candidate, Triad, search_triads
 
 Progress = Callable[[str], None]
 REEMBED_BATCH = 64
 TRIAD_CANDIDATES = 10
-TRIADS_PER_LIST = 10
 NEIGHBOURS = 10
 TRIAD_ROLE_CONFIDENCE = 0.6
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _latest_per_id(changes: Iterable[Change]) -> list[Change]:
@@ -41,9 +47,12 @@ def _latest_per_id(changes: Iterable[Change]) -> list[Change]:
 
 
 class Matcher:
-    def __init__(self, *, embedder: Embedder, store: VectorStore, progress: Progress | None = None):
+    def __init__(self, *, embedder: Embedder, store: VectorStore, state: StateStore | None = None,
+                 progress: Progress | None = None):
         self._embedder = embedder
         self._store = store
+        self._state = state
+        self._book = PartnershipBook(doc for _, doc in state.items("partnerships")) if state else PartnershipBook()
         self._progress = progress or (lambda message: None)
         self._inferrer = Inferrer.build(embedder.embed)
         self._role_centroids = LabelCentroids(ROLES)
@@ -88,9 +97,11 @@ class Matcher:
 
     # -- writes ------------------------------------------------------------------------------------
 
-    def apply(self, changes: Sequence[Change]) -> None:
+    def apply(self, changes: Sequence[Change], *, now: str | None = None) -> list[PartnershipEvent]:
         """Apply one micro-batch: one embedding call for all its upserts, then recompute the
-        partnerships of the sectors and projects it touches, once each."""
+        partnerships of the sectors and projects it touches, once each, and return what changed.
+
+        Nothing is persisted here: the caller persists with `persist`, together with its own marks."""
         latest = _latest_per_id(changes)
         upserted = [c.profile for c in latest if isinstance(c, Upsert)]
         deleted = [c.id for c in latest if isinstance(c, Delete)]
@@ -109,6 +120,27 @@ class Matcher:
         # A project without sectors draws on every sector, so any change may touch it.
         projects |= {pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
         self._recompute(touched, projects - set(deleted))
+        return self._book.reconcile(self._ranked(), exists=lambda entity_id: bool(self.stored([entity_id])),
+                                    now=now or _now())
+
+    def decide(self, partnership_id: str, *, decision: str, note: str, by: str,
+               at: str | None = None) -> PartnershipEvent | None:
+        """A staff decision; None when no such partnership was ever proposed."""
+        return self._book.decide(partnership_id, decision=decision, note=note, by=by, at=at or _now())
+
+    def persist(self, extra: Mapping[str, Mapping[str, dict[str, Any]]] | None = None) -> None:
+        """Write the changed partnership records and the caller's `extra` tables in one transaction."""
+        if self._state is not None:
+            self._state.write({"partnerships": self._book.take_dirty(), **(extra or {})})
+
+    def _ranked(self) -> dict[str, tuple[Triad, int]]:
+        """Every current triad and its best rank in any of its lists."""
+        ranked: dict[str, tuple[Triad, int]] = {}
+        for triads in (*self._sector_triads.values(), *self._project_triads.values()):
+            for rank, triad in enumerate(triads):
+                if triad.id not in ranked or rank < ranked[triad.id][1]:
+                    ranked[triad.id] = (triad, rank)
+        return ranked
 
     def record_not_interested(self, entity_id: str, other_id: str) -> None:
         self._not_interested.add((entity_id, other_id))
@@ -180,7 +212,7 @@ class Matcher:
             centroid = np.asarray(points[0].vector)
         query = list(centroid / np.linalg.norm(centroid))
         candidates = {role: self._candidates(query, role, {"sectors": [sector]}) for role in ROLES}
-        return search_triads(candidates, limit=TRIADS_PER_LIST, penalised_pairs=frozenset(self._not_interested))
+        return search_triads(candidates, limit=RETAINED, penalised_pairs=frozenset(self._not_interested))
 
     def _project_search(self, project: Candidate) -> list[Triad]:
         """A role the project does not ask for is filled by its owner when the owner plays it."""
@@ -197,7 +229,7 @@ class Matcher:
                 candidates[role] = [Candidate(runner, np.asarray(owner[0].vector))]
             else:
                 candidates[role] = self._candidates(query, role, by_sector)
-        return search_triads(candidates, anchor=project, limit=TRIADS_PER_LIST,
+        return search_triads(candidates, anchor=project, limit=RETAINED,
                              penalised_pairs=frozenset(self._not_interested))
 
     def _candidates(self, query: Sequence[float], role: str, filter_: dict[str, list[str]]) -> list[Candidate]:
@@ -210,22 +242,19 @@ class Matcher:
             p.declares_roles or p.inferred["roles"].get(role, 0.0) >= TRIAD_ROLE_CONFIDENCE)][:TRIAD_CANDIDATES]
 
     def partnerships(self, *, sector: str | None = None, project_id: str | None = None,
-                     entity_id: str | None = None) -> list[Triad]:
-        """Stored triads, best first; computed when a batch touches them, never per request."""
-        lists = [triads for s, triads in self._sector_triads.items() if sector in (None, s)]
-        lists += [triads for p, triads in self._project_triads.items() if project_id in (None, p)]
-        found = {t.id: t for triads in lists for t in triads
-                 if (entity_id is None or entity_id in t.member_ids() or entity_id == t.project_id)
-                 and (project_id is None or t.project_id == project_id)
-                 and (sector is None or sector in t.sectors)}
-        return sorted(found.values(), key=lambda t: (-t.score, t.id))
+                     entity_id: str | None = None, statuses: Sequence[str] = ("proposed", "approved"),
+                     ) -> list[dict[str, Any]]:
+        """Partnership records from the book, best first: computed when a batch touches them, never
+        per request."""
+        found = [r for r in self._book.records(statuses)
+                 if (sector is None or sector in r["sectors"])
+                 and (project_id is None or r["project_id"] == project_id)
+                 and (entity_id is None or entity_id == r["project_id"]
+                      or entity_id in (r["chip"]["id"], r["algorithm"]["id"], r["application"]["id"]))]
+        return sorted(found, key=lambda r: (-r["score"], r["id"]))
 
-    def partnership(self, partnership_id: str) -> Triad | None:
-        for triads in (*self._sector_triads.values(), *self._project_triads.values()):
-            for triad in triads:
-                if triad.id == partnership_id:
-                    return triad
-        return None
+    def partnership(self, partnership_id: str) -> dict[str, Any] | None:
+        return self._book.get(partnership_id)
 
     # -- reads -------------------------------------------------------------------------------------
 

@@ -20,16 +20,17 @@ def list_partnerships(
 ) -> PartnershipsPublic:
     if caller.role == "company":
         entity_id = caller.entity_id
-    triads = matcher.partnerships(sector=sector, project_id=project_id, entity_id=entity_id)
-    return PartnershipsPublic(items=[partnership_public(t, caller) for t in triads[:limit]], next_cursor=None)
+    records = matcher.partnerships(sector=sector, project_id=project_id, entity_id=entity_id)
+    return PartnershipsPublic(items=[partnership_public(r, caller) for r in records[:limit]], next_cursor=None)
 
 
 @router.get("/v1/partnerships/{partnership_id}", response_model=PartnershipPublic,
             responses=problem_responses(401, 403, 404, 503))
 def get_partnership(partnership_id: str, caller: AnyRole, matcher: MatcherDep) -> PartnershipPublic:
-    triad = matcher.partnership(partnership_id)
-    if triad is None:
+    record = matcher.partnership(partnership_id)
+    if record is None:
         raise ProblemException(404, f"no partnership {partnership_id!r}")
-    if caller.role == "company" and caller.entity_id not in (*triad.member_ids(), triad.project_id):
+    members = (record["chip"]["id"], record["algorithm"]["id"], record["application"]["id"], record["project_id"])
+    if caller.role == "company" and caller.entity_id not in members:
         raise ProblemException(403, "a company key may read only partnerships it is a member of")
-    return partnership_public(triad, caller)
+    return partnership_public(record, caller)

@@ -16,7 +16,11 @@ class MemoryState:
         return {key: copy.deepcopy(rows[key]) for key in keys if key in rows}
 
     def put(self, table: str, items: Mapping[str, dict[str, Any]]) -> None:
-        self._tables.setdefault(table, {}).update(copy.deepcopy(dict(items)))
+        self.write({table: items})
+
+    def write(self, tables: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+        for table, items in copy.deepcopy({t: dict(i) for t, i in tables.items()}).items():
+            self._tables.setdefault(table, {}).update(items)
 
     def delete(self, table: str, keys: Sequence[str]) -> None:
         for key in keys:

@@ -43,12 +43,16 @@ class SqliteState:
             return found
 
     def put(self, table: str, items: Mapping[str, dict[str, Any]]) -> None:
+        self.write({table: items})
+
+    def write(self, tables: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
         with self._lock:
-            name = self._table(table)
+            names = {table: self._table(table) for table in tables}
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(f"INSERT OR REPLACE INTO {name} (key, doc) VALUES (?, ?)",
-                                     [(key, json.dumps(doc, ensure_ascii=False)) for key, doc in items.items()])
+                for table, items in tables.items():
+                    self._db.executemany(f"INSERT OR REPLACE INTO {names[table]} (key, doc) VALUES (?, ?)",
+                                         [(k, json.dumps(doc, ensure_ascii=False)) for k, doc in items.items()])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -77,16 +77,19 @@ def test_another_model_re_embeds_the_stored_profiles():
 
 
 def test_partnerships_hold_one_member_per_role_in_a_shared_sector(matcher):
-    matcher.apply([
+    events = matcher.apply([
         Upsert(company(id="chip-1", roles=["chip"], sectors=["vehicles"])),
         Upsert(company(id="algo-1", roles=["algorithm"], sectors=["vehicles"])),
         Upsert(company(id="app-1", roles=["application"], sectors=["vehicles"])),
         Upsert(company(id="app-2", roles=["application"], sectors=["healthcare"])),
     ])
-    [triad] = matcher.partnerships(sector="vehicles")
-    assert (triad.chip.id, triad.algorithm.id, triad.application.id) == ("chip-1", "algo-1", "app-1")
-    assert triad.id.startswith("pt_")
-    matcher.apply([Delete("algo-1")])
+    [record] = matcher.partnerships(sector="vehicles")
+    assert [record[r]["id"] for r in ("chip", "algorithm", "application")] == ["chip-1", "algo-1", "app-1"]
+    assert record["id"].startswith("pt_") and record["status"] == "proposed"
+    assert [(e.kind, e.partnership_id, e.revision) for e in events] == [("recommended", record["id"], 1)]
+    [withdrawn] = matcher.apply([Delete("algo-1")])
+    assert (withdrawn.kind, withdrawn.revision) == ("withdrawn", 2)
+    assert withdrawn.data == {"id": record["id"], "revision": 2, "reason": "algorithm no longer exists"}
     assert matcher.partnerships(sector="vehicles") == []
 
 
@@ -119,5 +122,6 @@ def test_a_project_gets_partnerships_once_its_missing_role_arrives_later(matcher
                    Upsert(company(id="algo-1", roles=["algorithm"], sectors=["vehicles"]))])
     assert matcher.partnerships(project_id="pj-1") == []
     matcher.apply([Upsert(company(id="app-1", roles=["application"], sectors=["vehicles"]))])
-    [triad] = matcher.partnerships(project_id="pj-1")
-    assert triad.member_ids() == ("chip-1", "algo-1", "app-1") and triad.project_id == "pj-1"
+    [record] = matcher.partnerships(project_id="pj-1")
+    assert [record[r]["id"] for r in ("chip", "algorithm", "application")] == ["chip-1", "algo-1", "app-1"]
+    assert record["project_id"] == "pj-1"

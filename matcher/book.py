@@ -1,0 +1,150 @@
+"""The partnership book: every partnership ever proposed, its revision, status and decisions, and the
+events that tell subscribers what changed (CONTRACT section 2).
+
+Pure: it takes the current ranked triads and returns events as plain data. Hysteresis: a triad is
+recommended once it ranks in the top VISIBLE of its list and withdrawn only when it falls out of the
+top RETAINED, so a small score change does not make it flap.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from matcher.lexical import terms
+from matcher.model import Profile
+from matcher.triads import Triad
+
+VISIBLE = 10
+RETAINED = 15
+SCORE_STEP = 0.01
+MATERIAL_TEXT_OVERLAP = 0.7
+ACTIVE = ("proposed", "approved")
+EVENT_NAMESPACE = uuid.UUID("3f6c1c2e-5d0b-4c8e-9a57-0c3a1f1d8b42")
+
+
+@dataclass(frozen=True)
+class PartnershipEvent:
+    """`kind` is recommended, updated, withdrawn or decided; `data` is what the CloudEvent carries."""
+
+    kind: str
+    partnership_id: str
+    revision: int
+    data: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        """A function of (partnership id, revision): an event sent again is the same event."""
+        return str(uuid.uuid5(EVENT_NAMESPACE, f"{self.partnership_id}:{self.revision}"))
+
+
+def member_record(profile: Profile) -> dict[str, Any]:
+    """What the book keeps of a member: its summary, its policy (for redaction) and what makes a
+    change material (roles, sectors, the words of its text)."""
+    return {"id": profile.id, "name": profile.name, "roles": list(profile.roles),
+            "sectors": list(profile.sectors), "region": profile.region, "kind": profile.kind,
+            "data_policy": profile.data_policy, "words": sorted(terms(profile.text()))}
+
+
+def public_data(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The Partnership as events and the API show it (CONTRACT section 4), before any redaction."""
+    data = {key: copy.deepcopy(value) for key, value in record.items() if key not in ("rank", "rejected_members")}
+    for role in ("chip", "algorithm", "application"):
+        data[role] = {k: v for k, v in record[role].items() if k not in ("words", "data_policy")}
+    return data
+
+
+def materially_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Roles or sectors changed, or under MATERIAL_TEXT_OVERLAP of the words are shared any more."""
+    if set(before["roles"]) != set(after["roles"]) or set(before["sectors"]) != set(after["sectors"]):
+        return True
+    old, new = set(before["words"]), set(after["words"])
+    return len(old & new) / max(len(old | new), 1) < MATERIAL_TEXT_OVERLAP
+
+
+class PartnershipBook:
+    def __init__(self, records: Iterable[dict[str, Any]] = ()):
+        self._records: dict[str, dict[str, Any]] = {r["id"]: r for r in records}
+        self._dirty: set[str] = set()
+
+    def get(self, partnership_id: str) -> dict[str, Any] | None:
+        record = self._records.get(partnership_id)
+        return copy.deepcopy(record) if record else None
+
+    def records(self, statuses: Iterable[str] = ACTIVE) -> list[dict[str, Any]]:
+        wanted = set(statuses)
+        return [r for r in self._records.values() if r["status"] in wanted]
+
+    def take_dirty(self) -> dict[str, dict[str, Any]]:
+        """The records changed since the last call, for the caller to persist."""
+        dirty = {pid: copy.deepcopy(self._records[pid]) for pid in self._dirty}
+        self._dirty.clear()
+        return dirty
+
+    def reconcile(self, ranked: Mapping[str, tuple[Triad, int]], *, exists: Callable[[str], bool],
+                  now: str) -> list[PartnershipEvent]:
+        """Compare the current triads (id -> (triad, best rank in its lists)) with the book."""
+        events = []
+        for pid, (triad, rank) in sorted(ranked.items()):
+            record = self._records.get(pid)
+            members = {"chip": member_record(triad.chip), "algorithm": member_record(triad.algorithm),
+                       "application": member_record(triad.application)}
+            fresh = record is None or record["status"] == "withdrawn"
+            if fresh and rank >= VISIBLE:
+                continue
+            if record is not None and record["status"] == "rejected":
+                if not any(materially_changed(record["rejected_members"][r], members[r]) for r in members):
+                    continue
+                fresh = True
+            update = {**members, "project_id": triad.project_id, "sectors": list(triad.sectors),
+                      "score": triad.score, "reasons": list(triad.reasons),
+                      "score_breakdown": dict(triad.score_breakdown), "rank": rank}
+            if fresh:
+                events.append(self._bump(pid, "recommended", now, {
+                    "decisions": [] if record is None else record["decisions"], **update, "status": "proposed"}))
+            elif record["rank"] != rank or abs(record["score"] - triad.score) >= SCORE_STEP:
+                events.append(self._bump(pid, "updated", now, update))
+            elif any(record[r] != members[r] for r in members):
+                # A member's profile changed but not the partnership: keep the record current, quietly.
+                record.update(members)
+                self._dirty.add(pid)
+        for pid, record in sorted(self._records.items()):
+            if record["status"] not in ACTIVE or pid in ranked:
+                continue
+            gone = [r for r in ("chip", "algorithm", "application") if not exists(record[r]["id"])]
+            if record["project_id"] and not exists(record["project_id"]):
+                gone.append("project")
+            if gone:
+                events.append(self._withdraw(pid, now, f"{' and '.join(gone)} no longer exists"))
+            elif record["status"] == "proposed":
+                events.append(self._withdraw(pid, now, f"fell out of the top {RETAINED}"))
+        return events
+
+    def decide(self, partnership_id: str, *, decision: str, note: str, by: str,
+               at: str) -> PartnershipEvent | None:
+        """Apply a staff decision; None when there is no such partnership."""
+        record = self._records.get(partnership_id)
+        if record is None:
+            return None
+        change: dict[str, Any] = {
+            "status": decision, "decisions": [*record["decisions"],
+                                              {"decision": decision, "note": note, "by": by, "at": at}]}
+        if decision == "rejected":
+            change["rejected_members"] = {r: copy.deepcopy(record[r])
+                                          for r in ("chip", "algorithm", "application")}
+        return self._bump(partnership_id, "decided", at, change)
+
+    def _bump(self, pid: str, kind: str, now: str, change: Mapping[str, Any]) -> PartnershipEvent:
+        record = self._records.get(pid, {"id": pid, "revision": 0, "decisions": [], "status": "proposed"})
+        record = {**record, **copy.deepcopy(dict(change)), "revision": record["revision"] + 1, "updated_at": now}
+        self._records[pid] = record
+        self._dirty.add(pid)
+        return PartnershipEvent(kind, pid, record["revision"], {**public_data(record), "revision": record["revision"]})
+
+    def _withdraw(self, pid: str, now: str, reason: str) -> PartnershipEvent:
+        event = self._bump(pid, "withdrawn", now, {"status": "withdrawn"})
+        return PartnershipEvent("withdrawn", pid, event.revision, {"id": pid, "revision": event.revision,
+                                                                   "reason": reason})
