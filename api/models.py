@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from api.auth import Caller
 from matcher.book import public_data
 from matcher.model import Profile, Suggestion
+from matcher.policy import redact_partnership
 
 
 class EntitySummary(BaseModel):
@@ -94,10 +95,7 @@ def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
 
 def partnership_public(record: dict[str, Any], caller: Caller) -> PartnershipPublic:
     """Members the caller may not see are redacted; triad reasons never name a member."""
-    data = public_data(record)
-    for role in ("chip", "algorithm", "application"):
-        member = record[role]
-        visible = caller.entity_id == member["id"] or caller.may_see_policy(member["data_policy"])
-        if not visible:
-            data[role] = {"redacted": True, "roles": member["roles"]}
-    return PartnershipPublic(**data)
+    policies = {role: record[role]["data_policy"] for role in ("chip", "algorithm", "application")}
+    visible = lambda member_id, data_policy: (  # noqa: E731
+        caller.entity_id == member_id or caller.may_see_policy(data_policy))
+    return PartnershipPublic(**redact_partnership(public_data(record), policies, visible=visible))

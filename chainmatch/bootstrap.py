@@ -52,7 +52,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, run_workers: bool, embedder: Embedder | None = None,
                  store: VectorStore | None = None, seed: Sequence[dict[str, Any]] = ()):
-        from streams.app import PipelineState
+        from streams.pipeline import PipelineState
 
         self.settings = settings
         self.run_workers = run_workers
@@ -108,7 +108,9 @@ class Runtime:
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         from faust.contrib.asgi import faust_app_running
 
+        from matcher.adapters.sqlite_state import SqliteState
         from streams.app import create_app as create_stream_app
+        from streams.pipeline import BatchHandler
         from streams.publisher import KafkaPublisher
 
         try:
@@ -120,10 +122,14 @@ class Runtime:
                 self._embedder = await asyncio.to_thread(build_embedder, self.settings)
             if self._store is None:
                 self._store = await asyncio.to_thread(build_store, self.settings)
-            matcher = Matcher(embedder=self._embedder, store=self._store, progress=progress)
+            state = SqliteState(self.settings.data_dir / "state.db")
+            stack.callback(state.close)
+            matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
             await asyncio.to_thread(matcher.ensure_model)
             if self.run_workers:
-                stream_app = create_stream_app(self.settings, matcher, self.state)
+                handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
+                                       prefix=self.settings.topic_prefix, counters=self.state)
+                stream_app = create_stream_app(self.settings, handler, self.state)
                 await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
             self._matcher = matcher
             progress("ready")

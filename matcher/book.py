@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from matcher.lexical import terms
@@ -34,6 +34,9 @@ class PartnershipEvent:
     partnership_id: str
     revision: int
     data: dict[str, Any]
+    at: str = ""
+    # Each member's data_policy, so every edge can redact the event for its audience.
+    policies: dict[str, str] = field(default_factory=dict)
 
     @property
     def event_id(self) -> str:
@@ -142,9 +145,11 @@ class PartnershipBook:
         record = {**record, **copy.deepcopy(dict(change)), "revision": record["revision"] + 1, "updated_at": now}
         self._records[pid] = record
         self._dirty.add(pid)
-        return PartnershipEvent(kind, pid, record["revision"], {**public_data(record), "revision": record["revision"]})
+        policies = {r: record[r]["data_policy"] for r in ("chip", "algorithm", "application") if r in record}
+        return PartnershipEvent(kind, pid, record["revision"], {**public_data(record), "revision": record["revision"]},
+                                now, policies)
 
     def _withdraw(self, pid: str, now: str, reason: str) -> PartnershipEvent:
         event = self._bump(pid, "withdrawn", now, {"status": "withdrawn"})
         return PartnershipEvent("withdrawn", pid, event.revision, {"id": pid, "revision": event.revision,
-                                                                   "reason": reason})
+                                                                   "reason": reason}, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 GBA_REGIONS = frozenset(
     {"HK", "MO", "CN-HK", "CN-MO"}
     | {f"CN-GD-{city}" for city in ("GZ", "SZ", "ZH", "FS", "HZ", "DG", "ZS", "JM", "ZQ")}
@@ -44,3 +46,16 @@ def visible_policies(*, viewer_region: str | None, sees_everything: bool = False
     """The data policies a viewer may see, as an engine filter."""
     return [p for p in DATA_POLICIES
             if may_see(viewer_region=viewer_region, data_policy=p, sees_everything=sees_everything)]
+
+
+def redact_partnership(data: dict, policies: dict[str, str], *, visible: Callable[[str, str], bool]) -> dict:
+    """The Partnership with every member the viewer may not see reduced to {"redacted", "roles"}.
+
+    `visible(member_id, data_policy)` decides; triad reasons speak only of sectors, never of a member.
+    """
+    out = dict(data)
+    for role, data_policy in policies.items():
+        member = data.get(role)
+        if isinstance(member, dict) and "id" in member and not visible(member["id"], data_policy):
+            out[role] = {"redacted": True, "roles": list(member.get("roles", []))}
+    return out

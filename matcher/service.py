@@ -133,6 +133,11 @@ class Matcher:
         if self._state is not None:
             self._state.write({"partnerships": self._book.take_dirty(), **(extra or {})})
 
+    def reload_book(self) -> None:
+        """Forget unpersisted partnership changes: after a failed batch, before it is retried."""
+        if self._state is not None:
+            self._book = PartnershipBook(doc for _, doc in self._state.items("partnerships"))
+
     def _ranked(self) -> dict[str, tuple[Triad, int]]:
         """Every current triad and its best rank in any of its lists."""
         ranked: dict[str, tuple[Triad, int]] = {}

@@ -1,35 +1,19 @@
-"""The faust app: topics as raw bytes, one thin agent per input, decoding left to the codec."""
+"""The faust app: topics as raw bytes, one thin agent per input, the work in streams.pipeline."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import faust
 
 from chainmatch.settings import Settings
-from matcher.model import Change, Delete, Profile, Upsert
-from matcher.service import Matcher
-from schemas import EVENT_TYPES
-from schemas.cloudevents import CloudEvent, InvalidEvent
-from streams.codec import decode
-from streams.deadletter import deadletter_headers
+from streams.pipeline import BatchHandler, Incoming, PipelineState
 
 log = logging.getLogger(__name__)
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 ENTITY_TOPICS = ("companies.v1", "labs.v1", "projects.v1")
-
-
-@dataclass
-class PipelineState:
-    """What the API reports about the workers: readiness and counts since start."""
-
-    events_processed: int = 0
-    deadlettered: int = 0
-    assigned: bool = False
-    crashed: dict[str, str] = field(default_factory=dict)
+RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 
 
 def _headers(message) -> list[tuple[str, bytes]]:
@@ -38,14 +22,28 @@ def _headers(message) -> list[tuple[str, bytes]]:
     return list(headers.items()) if isinstance(headers, dict) else list(headers)
 
 
-def to_change(event: CloudEvent) -> Change:
-    event_type = EVENT_TYPES[event.type]
-    if event_type.action == "deleted":
-        return Delete(event.data["id"])
-    return Upsert(Profile.from_data(event_type.kind, event.data))
+def incoming(event) -> Incoming:
+    message = event.message
+    return Incoming(topic=message.topic, partition=message.partition, offset=message.offset,
+                    key=message.key, value=message.value, headers=_headers(message))
 
 
-def create_app(settings: Settings, matcher: Matcher, state: PipelineState) -> faust.App:
+async def handle_until_done(handler: BatchHandler, batch: list[Incoming], agent: str) -> None:
+    """Faults of the system (store, disk, broker) are retried here, never dead-lettered, and the
+    batch is not acknowledged until it went through: faust acks what an agent raised on."""
+    for attempt in range(1_000_000):
+        try:
+            await handler.handle(batch)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+            log.exception("agent %s: batch of %d failed; retrying in %s s", agent, len(batch), delay)
+            await asyncio.sleep(delay)
+
+
+def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) -> faust.App:
     app = faust.App(
         "chainmatch",
         broker=f"kafka://{settings.bootstrap}",
@@ -60,38 +58,26 @@ def create_app(settings: Settings, matcher: Matcher, state: PipelineState) -> fa
         topic_disable_leader=True,
     )
     entity_topics = app.topic(*(settings.topic(name) for name in ENTITY_TOPICS), **RAW)
-    deadletter = app.topic(settings.topic("deadletter.v1"), **RAW)
+    curation_topic = app.topic(settings.topic("curation.v1"), **RAW)
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
         state.assigned = True
 
-    async def send_to_deadletter(message, error: InvalidEvent) -> None:
-        headers = deadletter_headers(
-            original=_headers(message),
-            error_class=error.error_class,
-            error_message=error.message,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-        )
-        await deadletter.send(key=message.key, value=message.value, headers=headers)
-        state.deadlettered += 1
+    def agent_for(topic, name: str) -> None:
+        async def run(stream) -> None:
+            try:
+                async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+                    await handle_until_done(handler, [incoming(e) for e in events], name)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:  # recorded so /healthz turns 503 and names the agent
+                state.crashed[name] = f"{type(error).__name__}: {error}"
+                raise
 
-    @app.agent(entity_topics, name="entities")
-    async def entities(stream) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-            changes: list[Change] = []
-            now = datetime.now(UTC)
-            for event in events:
-                message = event.message
-                try:
-                    cloud_event = decode(value=message.value, key=message.key, headers=_headers(message), now=now)
-                    changes.append(to_change(cloud_event))
-                except InvalidEvent as error:
-                    await send_to_deadletter(message, error)
-            # Embedding is seconds of CPU: off the loop, so heartbeats and the API keep running.
-            await asyncio.to_thread(matcher.apply, changes)
-            state.events_processed += len(events)
+        run.__name__ = name
+        app.agent(topic, name=name)(run)
 
+    agent_for(entity_topics, "entities")
+    agent_for(curation_topic, "curation")
     return app

@@ -1,0 +1,166 @@
+"""What one micro-batch does, independent of faust: decode, de-duplicate, apply, persist, publish.
+
+Order matters for the guarantees: the matcher's changes, the de-duplication marks and the outbox of
+partnership events are persisted in one transaction before anything is published, and the batch is
+acknowledged only after the publishes. A crash anywhere re-delivers the batch: marks make its applied
+events no-ops that re-send their outbox (same event ids, same bytes), and the rest apply again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from matcher import policy
+from matcher.book import PartnershipEvent
+from matcher.model import Change, Delete, Profile, Upsert
+from matcher.service import Matcher
+from schemas import EVENT_TYPES
+from schemas.cloudevents import CloudEvent, InvalidEvent, new_event, to_record
+from streams.codec import decode
+from streams.deadletter import deadletter_headers
+
+Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
+Publish = Callable[[Sequence[Record]], Awaitable[None]]
+SOURCE = "chainmatch/matcher"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One Kafka record as the agent received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass
+class PipelineState:
+    """What the API reports about the workers: readiness and counts since start."""
+
+    events_processed: int = 0
+    deadlettered: int = 0
+    assigned: bool = False
+    crashed: dict[str, str] = field(default_factory=dict)
+
+
+class UnknownPartnership(Exception):
+    """A decision about a partnership that was never proposed: a fault of the record."""
+
+
+def to_change(event: CloudEvent) -> Change:
+    event_type = EVENT_TYPES[event.type]
+    if event_type.action == "deleted":
+        return Delete(event.data["id"])
+    return Upsert(Profile.from_data(event_type.kind, event.data))
+
+
+def mark(event: CloudEvent) -> str:
+    return f"{event.source}\x1f{event.id}"
+
+
+def partnership_records(events: Sequence[PartnershipEvent], prefix: str) -> dict[str, Record]:
+    """Each event on the full topic, and redacted as for a platform key with no region on the public
+    one, keyed for the outbox by topic and event id."""
+    records = {}
+    public_topic = f"{prefix}partnerships.public.v1"
+    for event in events:
+        time = datetime.fromisoformat(event.at)
+        full = new_event(f"chain.partnership.{event.kind}", event.data, id=event.event_id, source=SOURCE,
+                         subject=event.partnership_id, time=time)
+        public_data = policy.redact_partnership(
+            event.data, event.policies, visible=lambda _id, data_policy: policy.may_see(
+                viewer_region=None, data_policy=data_policy))
+        public = new_event(full.type, public_data, id=event.event_id, source=SOURCE,
+                           subject=event.partnership_id, time=time)
+        topic, key, value, headers = to_record(full, topic_prefix=prefix, now=time)
+        records[f"{topic}|{event.event_id}"] = (topic, key, value, headers)
+        records[f"{public_topic}|{event.event_id}"] = (
+            public_topic, key, to_record(public, topic_prefix=prefix, now=time)[2], headers)
+    return records
+
+
+def _outbox_row(record: Record) -> dict[str, Any]:
+    topic, key, value, headers = record
+    return {"topic": topic, "key": (key or b"").decode(), "value": base64.b64encode(value).decode(),
+            "headers": [[name, header.decode()] for name, header in headers]}
+
+
+def _from_outbox(row: dict[str, Any]) -> Record:
+    return (row["topic"], row["key"].encode() or None, base64.b64decode(row["value"]),
+            [(name, header.encode()) for name, header in row["headers"]])
+
+
+class BatchHandler:
+    def __init__(self, *, matcher: Matcher, state: Any, publish: Publish, prefix: str,
+                 counters: PipelineState):
+        self._matcher = matcher
+        self._state = state
+        self._publish = publish
+        self._prefix = prefix
+        self._counters = counters
+
+    async def handle(self, batch: Sequence[Incoming]) -> None:
+        """Decode, dead-letter what is faulty, and apply the rest; raises only on faults of the system,
+        after forgetting what the failed attempt changed in memory."""
+        try:
+            await self._handle(batch)
+        except Exception:
+            await asyncio.to_thread(self._matcher.reload_book)
+            raise
+
+    async def _handle(self, batch: Sequence[Incoming]) -> None:
+        now = datetime.now(UTC)
+        decoded: list[tuple[Incoming, CloudEvent]] = []
+        dead: dict[str, Record] = {}
+        for record in batch:
+            try:
+                event = decode(value=record.value, key=record.key, headers=record.headers, now=now)
+                expected = EVENT_TYPES[event.type].topic
+                if record.topic != f"{self._prefix}{expected}":
+                    raise InvalidEvent("WrongTopic", f"{event.type} belongs on {self._prefix}{expected}")
+                decoded.append((record, event))
+            except InvalidEvent as error:
+                dead.update([self._deadletter(record, error.error_class, error.message)])
+        seen = self._state.get_many("seen", [mark(e) for _, e in decoded]) if decoded else {}
+        replay = sorted({row for _, e in decoded if mark(e) in seen for row in seen[mark(e)]["outbox"]})
+        fresh = [(r, e) for r, e in decoded if mark(e) not in seen]
+        events, unknown = await asyncio.to_thread(self._apply, fresh)
+        dead.update(self._deadletter(r, "UnknownPartnership", str(err)) for r, err in unknown)
+        records = {**partnership_records(events, self._prefix), **dead}
+        marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
+        outbox = {key: _outbox_row(record) for key, record in records.items()}
+        await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
+        stored = self._state.get_many("outbox", replay) if replay else {}
+        await self._publish([*records.values(), *(_from_outbox(stored[k]) for k in replay if k in stored)])
+        self._counters.events_processed += len(batch)
+        self._counters.deadlettered += len(dead)
+
+    def _apply(self, fresh: Sequence[tuple[Incoming, CloudEvent]]) -> tuple[list[PartnershipEvent], list]:
+        """Profile changes as one matcher batch, then decisions in order."""
+        changes = [to_change(e) for _, e in fresh if EVENT_TYPES[e.type].kind is not None]
+        events = self._matcher.apply(changes) if changes else []
+        rejected = []
+        for record, event in fresh:
+            if EVENT_TYPES[event.type].kind is None:
+                decided = self._matcher.decide(event.data["partnership_id"], decision=event.data["decision"],
+                                               note=event.data["note"], by=event.data["by"])
+                if decided is None:
+                    rejected.append((record, UnknownPartnership(f"no partnership {event.data['partnership_id']}")))
+                else:
+                    events.append(decided)
+        return events, rejected
+
+    def _deadletter(self, record: Incoming, error_class: str, message: str) -> tuple[str, Record]:
+        """The dead letter, keyed for the outbox by where the record came from."""
+        headers = deadletter_headers(original=record.headers, error_class=error_class, error_message=message,
+                                     topic=record.topic, partition=record.partition, offset=record.offset)
+        key = f"deadletter|{record.topic}|{record.partition}|{record.offset}"
+        return key, (f"{self._prefix}deadletter.v1", record.key, record.value or b"", headers)
