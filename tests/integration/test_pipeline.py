@@ -1,0 +1,185 @@
+"""One micro-batch at a time through streams.pipeline, over the real Edge shard and SQLite state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from builders import make_entity, make_event
+
+from matcher.adapters.edge_store import EdgeStore
+from matcher.adapters.sqlite_state import SqliteState
+from matcher.service import Matcher
+from streams.pipeline import BatchHandler, Incoming, PipelineState
+
+PREFIX = "chain."
+
+
+class FlakyStore:
+    """The real store, failing its next `failures` upserts as a store that is down would."""
+
+    def __init__(self, store, failures: int = 0):
+        self._store, self.failures = store, failures
+
+    def upsert(self, points):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("store unavailable")
+        return self._store.upsert(points)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+class Pipeline:
+    def __init__(self, tmp_path, embedder, failures: int = 0):
+        self.store = FlakyStore(EdgeStore(tmp_path / "store"), failures)
+        self.state = SqliteState(tmp_path / "state.db")
+        self.matcher = Matcher(embedder=embedder, store=self.store, state=self.state)
+        self.matcher.ensure_model()
+        self.published: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        self.counters = PipelineState()
+        self.offset = 0
+
+        async def publish(records):
+            self.published.extend(records)
+
+        self.handler = BatchHandler(matcher=self.matcher, state=self.state, publish=publish, prefix=PREFIX,
+                                    counters=self.counters)
+
+    def record(self, topic: str, event: dict | bytes, key: str | None = None, headers=()) -> Incoming:
+        self.offset += 1
+        value = event if isinstance(event, bytes) else json.dumps(event).encode()
+        if key is None and isinstance(event, dict):
+            key = event["data"].get("id") or event["data"].get("partnership_id")
+        return Incoming(topic=PREFIX + topic, partition=0, offset=self.offset, key=key.encode() if key else None,
+                        value=value, headers=list(headers))
+
+    def on(self, topic: str) -> list[dict]:
+        return [json.loads(value) for t, _, value, _ in self.published if t == PREFIX + topic]
+
+    def close(self):
+        self.store.close()
+        self.state.close()
+
+
+@pytest.fixture
+def pipeline(tmp_path, hashing_embedder):
+    p = Pipeline(tmp_path, hashing_embedder)
+    yield p
+    p.close()
+
+
+def trio(sector: str = "healthcare") -> list[tuple[str, dict]]:
+    return [
+        ("companies.v1", make_event("chain.company.upserted", make_entity(id="chip-a", roles=["chip"],
+                                                                          sectors=[sector]))),
+        ("labs.v1", make_event("chain.lab.upserted", make_entity(id="lab-a", roles=["algorithm"], sectors=[sector],
+                                                                 data_policy="hk_only"))),
+        ("companies.v1", make_event("chain.company.upserted", make_entity(id="app-a", roles=["application"],
+                                                                          sectors=[sector]))),
+    ]
+
+
+async def test_a_batch_stores_entities_and_publishes_partnership_events_on_both_topics(pipeline):
+    await pipeline.handler.handle([pipeline.record(t, e) for t, e in trio()])
+    assert pipeline.matcher.stored(["chip-a", "lab-a", "app-a"]) == ["chip-a", "lab-a", "app-a"]
+    [full] = pipeline.on("partnerships.v1")
+    [public] = pipeline.on("partnerships.public.v1")
+    assert full["type"] == "chain.partnership.recommended" and full["id"] == public["id"]
+    assert full["data"]["algorithm"]["id"] == "lab-a"
+    assert public["data"]["algorithm"] == {"redacted": True, "roles": ["algorithm"]}
+    assert "lab-a" not in json.dumps(public)
+    assert set(full) == {"specversion", "id", "source", "type", "subject", "time", "datacontenttype",
+                         "dataschema", "data"}
+
+
+async def test_redelivery_changes_nothing_and_re_sends_the_same_events(pipeline):
+    batch = [pipeline.record(t, e) for t, e in trio()]
+    await pipeline.handler.handle(batch)
+    first = list(pipeline.published)
+    await pipeline.handler.handle(batch)
+    assert sorted(pipeline.published[len(first):]) == sorted(first)
+    assert pipeline.matcher.count() == 3
+
+
+async def test_an_unchanged_profile_under_a_new_event_id_publishes_nothing(pipeline):
+    events = trio()
+    await pipeline.handler.handle([pipeline.record(t, e) for t, e in events])
+    before = len(pipeline.published)
+    topic, event = events[0]
+    await pipeline.handler.handle([pipeline.record(topic, {**event, "id": "another-id"})])
+    assert len(pipeline.published) == before
+
+
+async def test_update_and_delete_send_updated_then_withdrawn_with_growing_revisions(pipeline):
+    await pipeline.handler.handle([pipeline.record(t, e) for t, e in trio()])
+    delete = make_event("chain.lab.deleted", {"id": "lab-a"})
+    await pipeline.handler.handle([pipeline.record("labs.v1", delete)])
+    kinds = [(e["type"].rsplit(".", 1)[1], e["data"]["revision"]) for e in pipeline.on("partnerships.v1")]
+    assert kinds == [("recommended", 1), ("withdrawn", 2)]
+    assert pipeline.on("partnerships.v1")[-1]["data"]["reason"] == "algorithm no longer exists"
+
+
+@pytest.mark.parametrize(("value", "key", "error_class"), [
+    (b"not json at all", "x", "NotACloudEvent"),
+    ({"specversion": "1.0", "id": "e", "source": "s", "type": "chain.nothing", "data": {}}, "x", "UnknownType"),
+    (make_event("chain.company.upserted", {"id": "Bad Id", "name": "n", "description": "d"}), "x",
+     "SchemaViolation"),
+    (make_event("chain.company.upserted", make_entity(id="co-z")), "another-key", "IdMismatch"),
+    (make_event("chain.company.upserted", make_entity(id="co-f"), time="2999-01-01T00:00:00Z"), "co-f",
+     "FutureTime"),
+    (make_event("chain.lab.upserted", make_entity(id="lab-w")), "lab-w", "WrongTopic"),
+])
+async def test_each_malformed_record_is_dead_lettered_while_its_neighbours_are_stored(
+        pipeline, value, key, error_class):
+    good = make_event("chain.company.upserted", make_entity(id="co-good"))
+    bad = pipeline.record("companies.v1", value, key=key, headers=[("trace", b"t-1")])
+    await pipeline.handler.handle([bad, pipeline.record("companies.v1", good)])
+    assert pipeline.matcher.stored(["co-good"]) == ["co-good"]
+    [(topic, dead_key, dead_value, headers)] = [r for r in pipeline.published if r[0] == PREFIX + "deadletter.v1"]
+    assert (dead_key, dead_value) == (bad.key, bad.value)
+    named = dict(headers)
+    assert named["trace"] == b"t-1" and named["error.class"] == error_class.encode()
+    assert named["source.topic"] == b"chain.companies.v1" and named["source.offset"] == str(bad.offset).encode()
+    assert named["error.message"]
+
+
+async def test_a_decision_is_applied_and_published_as_decided(pipeline):
+    await pipeline.handler.handle([pipeline.record(t, e) for t, e in trio()])
+    [recommended] = pipeline.on("partnerships.v1")
+    decision = make_event("chain.partnership.decision.submitted", {
+        "partnership_id": recommended["data"]["id"], "decision": "approved", "note": "go", "by": "Ada"})
+    await pipeline.handler.handle([pipeline.record("curation.v1", decision)])
+    decided = pipeline.on("partnerships.v1")[-1]
+    assert decided["type"] == "chain.partnership.decided"
+    assert (decided["data"]["status"], decided["data"]["decisions"][0]["note"]) == ("approved", "go")
+    unknown = make_event("chain.partnership.decision.submitted", {
+        "partnership_id": "pt_0123", "decision": "approved", "note": "", "by": "Ada"})
+    await pipeline.handler.handle([pipeline.record("curation.v1", unknown)])
+    assert dict(pipeline.published[-1][3])["error.class"] == b"UnknownPartnership"
+
+
+async def test_a_store_failure_dead_letters_nothing_and_the_retry_stores_the_entity(tmp_path, hashing_embedder):
+    pipeline = Pipeline(tmp_path, hashing_embedder, failures=1)
+    batch = [pipeline.record(t, e) for t, e in trio()]
+    with pytest.raises(ConnectionError):
+        await pipeline.handler.handle(batch)
+    assert pipeline.published == [] and pipeline.counters.deadlettered == 0
+    await pipeline.handler.handle(batch)
+    assert pipeline.matcher.stored(["chip-a", "lab-a", "app-a"]) == ["chip-a", "lab-a", "app-a"]
+    assert [e["type"] for e in pipeline.on("partnerships.v1")] == ["chain.partnership.recommended"]
+    pipeline.close()
+
+
+async def test_state_survives_a_restart_and_redelivery_after_it_changes_nothing(tmp_path, hashing_embedder):
+    first = Pipeline(tmp_path, hashing_embedder)
+    batch = [first.record(t, e) for t, e in trio()]
+    await first.handler.handle(batch)
+    published = list(first.published)
+    first.close()
+    again = Pipeline(tmp_path, hashing_embedder)
+    await again.handler.handle(batch)
+    assert sorted(again.published) == sorted(published)
+    assert len(again.matcher.partnerships()) == 1
+    again.close()
