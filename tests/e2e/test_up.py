@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_entity, make_event
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 
 from chainmatch.broker import free_port, port_in_use
 
@@ -106,6 +106,45 @@ def test_entities_published_over_kafka_and_http_are_served_with_suggestions(runn
     items = running.http.get("/v1/entities/e2e-chip/suggestions").json()["items"]
     assert {i["entity"]["id"] for i in items} == {"e2e-lab", "e2e-hospital"}
     assert running.http.get("/v1/stats").json()["entities"] == 3
+
+
+def read_partnership_events(consumer: KafkaConsumer, predicate, *, timeout: float = 30) -> list[dict]:
+    """Poll as an external platform would until `predicate` holds for what was read."""
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen += [json.loads(r.value) for r in records]
+        if predicate(seen):
+            return seen
+    raise AssertionError(f"partnership events never matched; read {[e['type'] for e in seen]}")
+
+
+def test_partnership_events_reach_a_kafka_consumer_group_and_follow_updates_and_deletes(running):
+    # Short session timeout: a group join takes about half of it on the embedded broker.
+    consumer = KafkaConsumer("chain.partnerships.v1", bootstrap_servers=f"127.0.0.1:{running.kafka_port}",
+                             group_id="e2e-platform", auto_offset_reset="earliest", session_timeout_ms=6000,
+                             heartbeat_interval_ms=1000)
+    events = read_partnership_events(consumer, lambda seen: any(
+        e["type"] == "chain.partnership.recommended" for e in seen))
+    recommended = next(e for e in events if e["type"] == "chain.partnership.recommended")
+    pid = recommended["data"]["id"]
+    assert recommended["data"]["chip"]["id"] == "e2e-chip"
+
+    response = running.http.post(f"/v1/partnerships/{pid}/decision", json={"decision": "approved", "note": "go"})
+    assert response.status_code == 202
+    read_partnership_events(consumer, lambda seen: any(
+        e["type"] == "chain.partnership.decided" and e["data"]["status"] == "approved" for e in seen))
+    assert running.http.get(f"/v1/partnerships/{pid}").json()["decisions"][0]["note"] == "go"
+
+    deleted = make_event("chain.company.deleted", {"id": "e2e-hospital"})
+    assert running.http.post("/v1/events", json=deleted).status_code == 202
+    events = read_partnership_events(consumer, lambda seen: any(
+        e["type"] == "chain.partnership.withdrawn" and e["data"]["id"] == pid for e in seen))
+    withdrawn = next(e for e in events if e["type"] == "chain.partnership.withdrawn")
+    assert withdrawn["data"]["reason"] == "application no longer exists"
+    assert withdrawn["data"]["revision"] > recommended["data"]["revision"]
+    consumer.close()
 
 
 def test_sigterm_stops_everything_and_frees_the_ports(running):

@@ -196,3 +196,20 @@ def test_one_partnership_by_id_for_members_staff_and_platforms(client):
     assert client.get(f"/v1/partnerships/{listed['id']}", headers=auth("staff-key")).json() == listed
     assert client.get(f"/v1/partnerships/{listed['id']}", headers=auth("chip-co-key")).status_code == 200
     assert client.get("/v1/partnerships/pt_0000", headers=auth("staff-key")).status_code == 404
+
+
+def test_a_staff_decision_goes_to_the_curation_topic(client, backend):
+    [listed] = client.get("/v1/partnerships", headers=auth("staff-key")).json()["items"]
+    response = client.post(f"/v1/partnerships/{listed['id']}/decision", json={"decision": "approved", "note": "ok"},
+                           headers=auth("staff-key"))
+    assert response.status_code == 202
+    [(topic, key, value, _)] = backend.published
+    assert (topic, key) == ("chain.curation.v1", listed["id"].encode())
+    assert json.loads(value)["data"] == {"partnership_id": listed["id"], "decision": "approved", "note": "ok",
+                                         "by": "Ada"}
+    assert client.post(f"/v1/partnerships/{listed['id']}/decision", json={"decision": "maybe"},
+                       headers=auth("staff-key")).status_code == 422
+    assert client.post(f"/v1/partnerships/{listed['id']}/decision", json={"decision": "approved"},
+                       headers=auth("hk-platform")).status_code == 403
+    assert client.post("/v1/partnerships/pt_00/decision", json={"decision": "approved"},
+                       headers=auth("staff-key")).status_code == 404
