@@ -125,6 +125,43 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild the store and the partnerships from the topics; publishes nothing (subscribers have it)."""
+    from chainmatch.bootstrap import build_embedder, build_store
+    from matcher.adapters.sqlite_state import SqliteState
+    from matcher.service import Matcher
+    from streams.pipeline import BatchHandler, PipelineState
+    from streams.replay import replay
+
+    async def discard(records) -> None:
+        return None
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store, state = build_store(settings), SqliteState(settings.data_dir / "state.db")
+    try:
+        matcher = Matcher(embedder=build_embedder(settings), store=store, state=state, progress=progress)
+        matcher.ensure_model()
+        handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
+                               counters=PipelineState())
+        groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
+                  [settings.topic("curation.v1")]]
+        count = replay(settings.bootstrap, topic_groups=groups, handler=handler)
+        store.flush()
+    finally:
+        store.close()
+        state.close()
+    print(f"replayed {count} record(s) into {settings.data_dir}")
+    return 0
+
+
+def cmd_redrive(settings: Settings, args: argparse.Namespace) -> int:
+    from streams.replay import redrive
+
+    sent = redrive(settings.bootstrap, deadletter_topic=settings.topic("deadletter.v1"), dry_run=args.dry_run)
+    print("dry run: nothing sent" if args.dry_run else f"sent {sent} record(s) back to their topics")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="chainmatch", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -139,6 +176,13 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--demo", action="store_true", help="load the bundled demo ecosystem")
     produce = commands.add_parser("produce", help="validate and send the CloudEvents of a JSON Lines file")
     produce.add_argument("file", type=Path)
+    produce.add_argument("--kafka-port", type=int)
+    replay = commands.add_parser("replay", help="rebuild the store and the partnerships from the topics, from offset 0")
+    replay.add_argument("--data-dir", type=Path)
+    replay.add_argument("--kafka-port", type=int)
+    redrive = commands.add_parser("redrive", help="send dead-lettered records back to their source topics")
+    redrive.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
+    redrive.add_argument("--kafka-port", type=int)
     return root
 
 
@@ -147,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {field: getattr(args, field) for field in ("host", "port", "data_dir", "kafka_port")
                  if getattr(args, field, None) is not None}
     settings = Settings(**overrides)
-    handler = {"up": cmd_up, "worker": cmd_worker, "api": cmd_api, "produce": cmd_produce}[args.command]
+    handler = {"up": cmd_up, "worker": cmd_worker, "api": cmd_api, "produce": cmd_produce, "replay": cmd_replay,
+               "redrive": cmd_redrive}[args.command]
     return handler(settings, args)
 
 
