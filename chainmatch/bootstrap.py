@@ -24,6 +24,11 @@ def progress(message: str) -> None:
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    """`hashing:<dimension>` names the deterministic test embedder (tests, pipeline benchmarks)."""
+    if settings.model and settings.model.startswith("hashing:"):
+        from matcher.adapters.hashing_embedder import HashingEmbedder
+
+        return HashingEmbedder(dimension=int(settings.model.removeprefix("hashing:")))
     from matcher.adapters.sentence_embedder import SentenceEmbedder
 
     return SentenceEmbedder(settings.model, progress=progress)

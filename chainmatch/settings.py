@@ -71,6 +71,13 @@ class Settings(BaseSettings):
             raise ValueError("retry delays must be >= 0 seconds")
         return value
 
+    @field_validator("model")
+    @classmethod
+    def _hashing_has_a_dimension(cls, value: str | None) -> str | None:
+        if value and value.startswith("hashing:") and not value.removeprefix("hashing:").isdigit():
+            raise ValueError("write the test embedder as hashing:<dimension>, e.g. hashing:384")
+        return value
+
     @field_validator("topic_prefix")
     @classmethod
     def _prefix_is_topic_safe(cls, value: str) -> str:
