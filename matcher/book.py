@@ -1,14 +1,14 @@
 """The partnership book: every partnership ever proposed, its revision, status and decisions, and the
 events that tell subscribers what changed (CONTRACT section 2).
 
-Pure: it takes the current ranked triads and returns events as plain data. Hysteresis: a triad is
+Pure: it takes the current ranked triads and returns events as plain data. Records are replaced, never
+changed in place, so they are shared without copies. Hysteresis: a triad is
 recommended once it ranks in the top VISIBLE of its list and withdrawn only when it falls out of the
 top RETAINED, so a small score change does not make it flap.
 """
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,7 +54,7 @@ def member_record(profile: Profile) -> dict[str, Any]:
 
 def public_data(record: Mapping[str, Any]) -> dict[str, Any]:
     """The Partnership as events and the API show it (CONTRACT section 4), before any redaction."""
-    data = {key: copy.deepcopy(value) for key, value in record.items() if key not in ("rank", "rejected_members")}
+    data = {key: value for key, value in record.items() if key not in ("rank", "rejected_members")}
     for role in ("chip", "algorithm", "application"):
         data[role] = {k: v for k, v in record[role].items() if k not in ("words", "data_policy")}
     return data
@@ -74,8 +74,7 @@ class PartnershipBook:
         self._dirty: set[str] = set()
 
     def get(self, partnership_id: str) -> dict[str, Any] | None:
-        record = self._records.get(partnership_id)
-        return copy.deepcopy(record) if record else None
+        return self._records.get(partnership_id)
 
     def records(self, statuses: Iterable[str] = ACTIVE) -> list[dict[str, Any]]:
         wanted = set(statuses)
@@ -83,7 +82,7 @@ class PartnershipBook:
 
     def take_dirty(self) -> dict[str, dict[str, Any]]:
         """The records changed since the last call, for the caller to persist."""
-        dirty = {pid: copy.deepcopy(self._records[pid]) for pid in self._dirty}
+        dirty = {pid: self._records[pid] for pid in self._dirty}
         self._dirty.clear()
         return dirty
 
@@ -112,7 +111,7 @@ class PartnershipBook:
                 events.append(self._bump(pid, "updated", now, update))
             elif any(record[r] != members[r] for r in members):
                 # A member's profile changed but not the partnership: keep the record current, quietly.
-                record.update(members)
+                self._records[pid] = {**record, **members}
                 self._dirty.add(pid)
         for pid, record in sorted(self._records.items()):
             if record["status"] not in ACTIVE or pid in ranked:
@@ -136,13 +135,12 @@ class PartnershipBook:
             "status": decision, "decisions": [*record["decisions"],
                                               {"decision": decision, "note": note, "by": by, "at": at}]}
         if decision == "rejected":
-            change["rejected_members"] = {r: copy.deepcopy(record[r])
-                                          for r in ("chip", "algorithm", "application")}
+            change["rejected_members"] = {r: record[r] for r in ("chip", "algorithm", "application")}
         return self._bump(partnership_id, "decided", at, change)
 
     def _bump(self, pid: str, kind: str, now: str, change: Mapping[str, Any]) -> PartnershipEvent:
         record = self._records.get(pid, {"id": pid, "revision": 0, "decisions": [], "status": "proposed"})
-        record = {**record, **copy.deepcopy(dict(change)), "revision": record["revision"] + 1, "updated_at": now}
+        record = {**record, **change, "revision": record["revision"] + 1, "updated_at": now}
         self._records[pid] = record
         self._dirty.add(pid)
         policies = {r: record[r]["data_policy"] for r in ("chip", "algorithm", "application") if r in record}

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 from qdrant_edge import (
     CountRequest,
     Distance,
@@ -92,7 +93,7 @@ class EdgeStore:
         check_points(points, require(self._info))
         if points:
             self._live().update(UpdateOperation.upsert_points([
-                EdgePoint(point_id(p.id), [float(x) for x in p.vector], to_stored(p.id, p.payload))
+                EdgePoint(point_id(p.id), np.asarray(p.vector, dtype=np.float32).tolist(), to_stored(p.id, p.payload))
                 for p in points
             ]))
 
