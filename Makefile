@@ -33,6 +33,7 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.ingest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

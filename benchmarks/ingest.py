@@ -1,0 +1,79 @@
+"""End-to-end ingest: profiles published to Kafka, counted only once `GET /v1/entities/{id}` serves
+them, next to the raw encoder's texts/s on the same texts (the text the model reads), in one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from kafka import KafkaProducer
+
+from benchmarks.profiles import synthetic_profiles
+from benchmarks.run import encoder_rate
+from chainmatch.broker import free_port
+from schemas.cloudevents import new_event, to_record
+
+COUNT = 640
+
+
+def serve_all(client: httpx.Client, ids: list[str], timeout: float) -> float:
+    """Seconds until every id is served; checks the last ones first, the rest once they are."""
+    started, pending = time.monotonic(), list(ids)
+    while pending and time.monotonic() - started < timeout:
+        if client.get(f"/v1/entities/{pending[-1]}").status_code == 200:
+            pending = [i for i in pending if client.get(f"/v1/entities/{i}").status_code != 200]
+        else:
+            time.sleep(0.2)
+    if pending:
+        raise SystemExit(f"{len(pending)} profiles not served after {timeout} s")
+    return time.monotonic() - started
+
+
+def main() -> None:
+    from matcher.adapters.sentence_embedder import SentenceEmbedder
+
+    profiles = synthetic_profiles(COUNT, seed=5, prefix="ingest")
+    raw = encoder_rate(SentenceEmbedder(None), [p.text() for p in profiles])
+    with tempfile.TemporaryDirectory() as folder:
+        port, kafka_port = free_port(), free_port()
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHAINMATCH_")},
+               "CHAINMATCH_API_KEYS": json.dumps({"bench": {"role": "staff"}}), "CHAINMATCH_BATCH_SIZE": "256"}
+        up = subprocess.Popen([sys.executable, "-m", "chainmatch.cli", "up", "--port", str(port), "--kafka-port",
+                               str(kafka_port), "--data-dir", folder], env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(Path(folder) / "up.log", "wb"))
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer bench"})
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.5)
+            producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{kafka_port}", acks="all",
+                                     enable_idempotence=False, linger_ms=5)
+            started = time.monotonic()
+            for number, profile in enumerate(profiles):
+                event = new_event("chain.company.upserted", dict(profile.data), id=f"i-{number}", source="bench")
+                topic, key, value, headers = to_record(event, topic_prefix="chain.", now=event.time)
+                producer.send(topic, key=key, value=value, headers=headers)
+            producer.flush()
+            elapsed = time.monotonic() - started + serve_all(client, [p.id for p in profiles], timeout=600)
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.wait(timeout=60)
+    rate = COUNT / elapsed
+    print(f"raw encoder on the same texts: {raw:.1f} texts/s")
+    print(f"end to end (Kafka in, served by GET /v1/entities/{{id}}): {rate:.1f} events/s, ratio {rate / raw:.2f}")
+
+
+if __name__ == "__main__":
+    main()
