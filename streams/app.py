@@ -31,7 +31,8 @@ def incoming(event) -> Incoming:
 async def handle_until_done(handler: BatchHandler, batch: list[Incoming], agent: str) -> None:
     """Faults of the system (store, disk, broker) are retried here, never dead-lettered, and the
     batch is not acknowledged until it went through: faust acks what an agent raised on."""
-    for attempt in range(1_000_000):
+    attempt = 0
+    while True:
         try:
             await handler.handle(batch)
             return
@@ -41,6 +42,7 @@ async def handle_until_done(handler: BatchHandler, batch: list[Incoming], agent:
             delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
             log.exception("agent %s: batch of %d failed; retrying in %s s", agent, len(batch), delay)
             await asyncio.sleep(delay)
+            attempt += 1
 
 
 def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) -> faust.App:

@@ -18,6 +18,7 @@ from typing import Any
 from matcher import policy
 from matcher.book import PartnershipEvent
 from matcher.model import Change, Delete, Profile, Upsert
+from matcher.ports import StateStore
 from matcher.service import Matcher
 from schemas import EVENT_TYPES
 from schemas.cloudevents import CloudEvent, InvalidEvent, new_event, to_record
@@ -99,7 +100,7 @@ def _from_outbox(row: dict[str, Any]) -> Record:
 
 
 class BatchHandler:
-    def __init__(self, *, matcher: Matcher, state: Any, publish: Publish, prefix: str,
+    def __init__(self, *, matcher: Matcher, state: StateStore, publish: Publish, prefix: str,
                  counters: PipelineState):
         self._matcher = matcher
         self._state = state
