@@ -259,5 +259,5 @@ def _unpack(stored: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
 
 def _to_point(record: Record, with_vectors: bool) -> Point:
     entity_id, payload = _unpack(record.payload)
-    vector = [float(x) for x in record.vector] if with_vectors and record.vector is not None else []
+    vector = list(record.vector) if with_vectors and record.vector is not None else []
     return Point(entity_id, vector, payload)
