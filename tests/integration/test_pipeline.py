@@ -130,6 +130,8 @@ async def test_update_and_delete_send_updated_then_withdrawn_with_growing_revisi
     (make_event("chain.company.upserted", make_entity(id="co-f"), time="2999-01-01T00:00:00Z"), "co-f",
      "FutureTime"),
     (make_event("chain.lab.upserted", make_entity(id="lab-w")), "lab-w", "WrongTopic"),
+    (make_event("chain.company.upserted", make_entity(id="co-big", description="x" * 5000,
+                                                       notes="y" * (1024 * 1024))), "co-big", "TooLarge"),
 ])
 async def test_each_malformed_record_is_dead_lettered_while_its_neighbours_are_stored(
         pipeline, value, key, error_class):
