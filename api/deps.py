@@ -11,8 +11,7 @@ from api.auth import Caller, find_key
 from api.problems import ProblemException
 from chainmatch.settings import Settings
 from matcher.service import Matcher
-
-Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
+from schemas.cloudevents import Record
 
 
 class Backend(Protocol):

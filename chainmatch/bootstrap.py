@@ -13,6 +13,7 @@ from typing import Any
 from chainmatch.settings import Settings
 from matcher.ports import Embedder, VectorStore
 from matcher.service import Matcher
+from schemas.cloudevents import Record
 
 log = logging.getLogger("chainmatch")
 ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "partnerships.v1",
@@ -89,7 +90,7 @@ class Runtime:
     def stats(self) -> dict[str, int]:
         return {"events_processed": self.state.events_processed, "deadlettered": self.state.deadlettered}
 
-    async def publish(self, records: Sequence[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+    async def publish(self, records: Sequence[Record]) -> None:
         if self._publisher is None:
             from api.problems import ProblemException
 

@@ -234,7 +234,8 @@ def encode_structured(event: CloudEvent) -> bytes:
     return json.dumps(to_structured(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
+# A Kafka record to publish: (topic, key, value, headers); a dead letter may have no key.
+Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
 
 
 def to_record(event: CloudEvent, *, topic_prefix: str, now: datetime) -> Record:

@@ -21,11 +21,10 @@ from matcher.model import Change, Delete, Profile, Upsert
 from matcher.ports import StateStore
 from matcher.service import Matcher
 from schemas import EVENT_TYPES
-from schemas.cloudevents import CloudEvent, InvalidEvent, new_event, to_record
+from schemas.cloudevents import CloudEvent, InvalidEvent, Record, new_event, to_record
 from streams.codec import decode
 from streams.deadletter import deadletter_headers
 
-Record = tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]
 Publish = Callable[[Sequence[Record]], Awaitable[None]]
 SOURCE = "chainmatch/matcher"
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from schemas.cloudevents import Record
+
 
 class KafkaPublisher:
     """acks=all and no idempotence: idempotent producers fail on the embedded broker (Tansu)."""
@@ -21,7 +23,7 @@ class KafkaPublisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def publish(self, records: Sequence[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+    async def publish(self, records: Sequence[Record]) -> None:
         """Send (topic, key, value, headers) records and wait until the broker has them all."""
         futures = [
             await self._producer.send(topic, value=value, key=key, headers=headers)

@@ -10,6 +10,7 @@ from builders import make_entity, make_event
 from matcher.adapters.edge_store import EdgeStore
 from matcher.adapters.sqlite_state import SqliteState
 from matcher.service import Matcher
+from schemas.cloudevents import Record
 from streams.pipeline import BatchHandler, Incoming, PipelineState
 
 PREFIX = "chain."
@@ -37,7 +38,7 @@ class Pipeline:
         self.state = SqliteState(tmp_path / "state.db")
         self.matcher = Matcher(embedder=embedder, store=self.store, state=self.state)
         self.matcher.ensure_model()
-        self.published: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]] = []
+        self.published: list[Record] = []
         self.counters = PipelineState()
         self.offset = 0
 
