@@ -133,10 +133,12 @@ class Matcher:
         if self._state is not None:
             self._state.write({"partnerships": self._book.take_dirty(), **(extra or {})})
 
-    def reload_book(self) -> None:
-        """Forget unpersisted partnership changes: after a failed batch, before it is retried."""
+    def recover(self) -> None:
+        """After a failed batch, before it is retried: forget the unpersisted partnership changes and
+        rebuild what the half-applied batch may have skewed (centroids, term statistics, lists)."""
         if self._state is not None:
             self._book = PartnershipBook(doc for _, doc in self._state.items("partnerships"))
+        self._rebuild_derived()
 
     def _ranked(self) -> dict[str, tuple[Triad, int]]:
         """Every current triad and its best rank in any of its lists."""

@@ -113,7 +113,7 @@ class BatchHandler:
         try:
             await self._handle(batch)
         except Exception:
-            await asyncio.to_thread(self._matcher.reload_book)
+            await asyncio.to_thread(self._matcher.recover)
             raise
 
     async def _handle(self, batch: Sequence[Incoming]) -> None:
