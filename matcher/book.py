@@ -53,10 +53,13 @@ def member_record(profile: Profile) -> dict[str, Any]:
 
 
 def public_data(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The Partnership as events and the API show it (CONTRACT section 4), before any redaction."""
+    """The Partnership as events and the API show it (CONTRACT section 4), before any redaction.
+
+    Members keep their `data_policy`, so a subscriber edge reading the full topic can redact each
+    event for its audience without asking the store; the API's EntitySummary leaves it out."""
     data = {key: value for key, value in record.items() if key not in ("rank", "rejected_members")}
     for role in ("chip", "algorithm", "application"):
-        data[role] = {k: v for k, v in record[role].items() if k not in ("words", "data_policy")}
+        data[role] = {k: v for k, v in record[role].items() if k != "words"}
     return data
 
 

@@ -4,14 +4,12 @@ import json
 
 import pytest
 from builders import make_entity, make_event
+from fakes import FakeBackend
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from chainmatch.settings import ApiKey, Settings
-from matcher.adapters.hashing_embedder import HashingEmbedder
-from matcher.adapters.memory_store import MemoryStore
 from matcher.model import Profile, Upsert
-from matcher.service import Matcher
 
 KEYS = {
     "staff-key": ApiKey(role="staff", name="Ada"),
@@ -19,27 +17,6 @@ KEYS = {
     "chip-co-key": ApiKey(role="company", entity_id="chip-1"),
     "us-platform": ApiKey(role="platform", region="US"),
 }
-
-
-class FakeBackend:
-    """The real matcher over the in-memory store; publishes are recorded instead of sent."""
-
-    def __init__(self):
-        self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
-        self._matcher.ensure_model()
-        self.published = []
-
-    def matcher(self):
-        return self._matcher
-
-    def health(self):
-        return True, {"broker": "ok"}
-
-    def stats(self):
-        return {"events_processed": 3, "deadlettered": 1}
-
-    async def publish(self, records):
-        self.published.extend(records)
 
 
 @pytest.fixture

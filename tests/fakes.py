@@ -1,0 +1,28 @@
+"""Fakes of the running system for API tests: the real matcher over the in-memory store."""
+
+from __future__ import annotations
+
+from matcher.adapters.hashing_embedder import HashingEmbedder
+from matcher.adapters.memory_store import MemoryStore
+from matcher.service import Matcher
+
+
+class FakeBackend:
+    """The real matcher over the in-memory store; publishes are recorded instead of sent."""
+
+    def __init__(self):
+        self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
+        self._matcher.ensure_model()
+        self.published = []
+
+    def matcher(self):
+        return self._matcher
+
+    def health(self):
+        return True, {"broker": "ok"}
+
+    def stats(self):
+        return {"events_processed": 3, "deadlettered": 1}
+
+    async def publish(self, records):
+        self.published.extend(records)
