@@ -59,9 +59,14 @@ def pipeline_rate(embedder: Embedder, *, stored: int, events: int, batch: int) -
         handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix="chain.",
                                counters=PipelineState())
         records = as_records(synthetic_profiles(events, seed=99, prefix="new"))
+
+        async def ingest() -> None:
+            for start in range(0, events, batch):
+                await handler.handle(records[start : start + batch])
+            await handler.settle()  # the input is idle now, as a live worker would see it
+
         started = time.perf_counter()
-        for start in range(0, events, batch):
-            asyncio.run(handler.handle(records[start : start + batch]))
+        asyncio.run(ingest())
         rate = events / (time.perf_counter() - started)
         store.close()
         state.close()

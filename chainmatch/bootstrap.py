@@ -136,6 +136,9 @@ class Runtime:
                 handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
                                        prefix=self.settings.topic_prefix, counters=self.state)
                 stream_app = create_stream_app(self.settings, handler, self.state)
+                # Runs once the workers have stopped (the stack unwinds in reverse): what the last
+                # batches changed is settled and published before the broker connection closes.
+                stack.push_async_callback(handler.settle)
                 await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
             self._matcher = matcher
             progress("ready")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     consumer_session_timeout_s: float = Field(default=6.0, gt=0)
     batch_size: int = Field(default=64, ge=1)
     batch_timeout_s: float = Field(default=0.2, gt=0)
+    # Partnerships are recomputed once the input is idle this long, or at least this often under load.
+    settle_idle_s: float = Field(default=0.5, gt=0)
+    settle_max_wait_s: float = Field(default=5.0, gt=0)
     collection: str = "chainmatch"
 
     @field_validator("webhook_retry_schedule", mode="before")

@@ -62,6 +62,10 @@ class Matcher:
         self._project_sectors: dict[str, frozenset[str]] = {}
         self._not_interested: set[tuple[str, str]] = set()
         self._terms = TermStats()
+        # What changed since the last settle: partnerships are recomputed at settle points only.
+        self._touched_sectors: set[str] = set()
+        self._touched_projects: set[str] = set()
+        self._unsettled = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -94,17 +98,26 @@ class Matcher:
             if profile.kind == "project":
                 projects.append(profile.id)
         self._recompute(sectors, projects)
+        self._touched_sectors, self._touched_projects = set(), set()
+        # The book may lag the store (a crash between a batch and its settle): the next settle compares.
+        self._unsettled = True
 
     # -- writes ------------------------------------------------------------------------------------
 
     def apply(self, changes: Sequence[Change], *, now: str | None = None) -> list[PartnershipEvent]:
-        """Apply one micro-batch: one embedding call for all its upserts, then recompute the
-        partnerships of the sectors and projects it touches, once each, and return what changed.
+        """Ingest and settle in one step, for callers without a stream (evaluation, benchmarks, tests)."""
+        self.ingest(changes)
+        return self.settle(now=now)
 
-        Nothing is persisted here: the caller persists with `persist`, together with its own marks."""
+    def ingest(self, changes: Sequence[Change]) -> None:
+        """Store one micro-batch: one embedding call for all its upserts; the sectors and projects it
+        touches wait for the next `settle`. Nothing is persisted here: the caller persists with
+        `persist`, together with its own marks."""
         latest = _latest_per_id(changes)
         upserted = [c.profile for c in latest if isinstance(c, Upsert)]
         deleted = [c.id for c in latest if isinstance(c, Delete)]
+        if not latest:
+            return
         previous = {p.id: p for p in self._store.retrieve([p.id for p in upserted] + deleted, with_vectors=True)}
         for point in previous.values():
             self._learn(Profile.from_payload(point.payload), point.vector, sign=-1)
@@ -114,12 +127,27 @@ class Matcher:
             for entity_id in deleted:
                 self._project_triads.pop(entity_id, None)
                 self._project_sectors.pop(entity_id, None)
-        touched = {s for p in stored for s in p.sectors}
-        touched |= {s for point in previous.values() for s in point.payload["sectors"]}
-        projects = {p.id for p in stored if p.kind == "project"}
+        self._touched_sectors |= {s for p in stored for s in p.sectors}
+        self._touched_sectors |= {s for point in previous.values() for s in point.payload["sectors"]}
+        self._touched_projects = (self._touched_projects | {p.id for p in stored if p.kind == "project"}) - set(deleted)
+        self._unsettled = True
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether changes were ingested that the partnerships do not reflect yet."""
+        return self._unsettled
+
+    def settle(self, *, now: str | None = None) -> list[PartnershipEvent]:
+        """Recompute the partnerships of every sector and project touched since the last settle, once
+        each however many batches touched them, and return what changed in the book."""
+        if not self._unsettled:
+            return []
+        touched = self._touched_sectors
         # A project without sectors draws on every sector, so any change may touch it.
-        projects |= {pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
-        self._recompute(touched, projects - set(deleted))
+        projects = self._touched_projects | {
+            pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
+        self._recompute(touched, projects)
+        self._touched_sectors, self._touched_projects, self._unsettled = set(), set(), False
         return self._book.reconcile(self._ranked(), exists=lambda entity_id: bool(self.stored([entity_id])),
                                     now=now or _now())
 

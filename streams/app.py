@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 
 import faust
 
@@ -14,6 +17,7 @@ log = logging.getLogger(__name__)
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 ENTITY_TOPICS = ("companies.v1", "labs.v1", "projects.v1")
 RETRY_DELAYS = (0.5, 1, 2, 5, 10)
+SETTLE_POLL_S = 0.05
 
 
 def _headers(message) -> list[tuple[str, bytes]]:
@@ -28,21 +32,47 @@ def incoming(event) -> Incoming:
                     key=message.key, value=message.value, headers=_headers(message))
 
 
-async def handle_until_done(handler: BatchHandler, batch: list[Incoming], agent: str) -> None:
-    """Faults of the system (store, disk, broker) are retried here, never dead-lettered, and the
-    batch is not acknowledged until it went through: faust acks what an agent raised on."""
+async def until_done(work: Callable[[], Awaitable[None]], what: str) -> None:
+    """Faults of the system (store, disk, broker) are retried here, never dead-lettered, and a batch
+    is not acknowledged until it went through: faust acks what an agent raised on."""
     attempt = 0
     while True:
         try:
-            await handler.handle(batch)
+            await work()
             return
         except asyncio.CancelledError:
             raise
         except Exception:
             delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-            log.exception("agent %s: batch of %d failed; retrying in %s s", agent, len(batch), delay)
+            log.exception("%s failed; retrying in %s s", what, delay)
             await asyncio.sleep(delay)
             attempt += 1
+
+
+@dataclass
+class SettleClock:
+    """When to settle: once the input has been idle for `idle_s`, or `max_wait_s` after the first
+    unsettled batch while batches keep coming. Idle points, not batch boundaries, decide, so a
+    restarted worker publishes the same partnership events as one that ran through."""
+
+    idle_s: float
+    max_wait_s: float
+    last_batch: float = 0.0
+    first_unsettled: float | None = None
+
+    def batch_done(self, now: float) -> None:
+        self.last_batch = now
+        if self.first_unsettled is None:
+            self.first_unsettled = now
+
+    def due(self, now: float, *, unsettled: bool) -> bool:
+        if not unsettled:
+            return False
+        waited = now - (self.first_unsettled if self.first_unsettled is not None else now)
+        return now - self.last_batch >= self.idle_s or waited >= self.max_wait_s
+
+    def settled(self) -> None:
+        self.first_unsettled = None
 
 
 def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) -> faust.App:
@@ -66,20 +96,42 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
     async def _assigned(sender, assigned, **kwargs) -> None:
         state.assigned = True
 
-    def agent_for(topic, name: str) -> None:
-        async def run(stream) -> None:
+    clock = SettleClock(idle_s=settings.settle_idle_s, max_wait_s=settings.settle_max_wait_s)
+
+    def recorded(name: str, work: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
             try:
-                async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
-                    await handle_until_done(handler, [incoming(e) for e in events], name)
+                await work()
             except asyncio.CancelledError:
                 raise
             except BaseException as error:  # recorded so /healthz turns 503 and names the agent
                 state.crashed[name] = f"{type(error).__name__}: {error}"
                 raise
 
+        return run
+
+    def agent_for(topic, name: str) -> None:
+        async def run(stream) -> None:
+            async def consume() -> None:
+                async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+                    batch = [incoming(e) for e in events]
+                    await until_done(partial(handler.handle, batch), f"agent {name}: batch of {len(batch)}")
+                    clock.batch_done(asyncio.get_running_loop().time())
+
+            await recorded(name, consume)()
+
         run.__name__ = name
         app.agent(topic, name=name)(run)
 
+    async def settle_when_due() -> None:
+        await until_done(handler.publish_pending, "publishing pending partnership events")
+        while True:
+            await asyncio.sleep(SETTLE_POLL_S)
+            if clock.due(asyncio.get_running_loop().time(), unsettled=handler.unsettled):
+                clock.settled()
+                await until_done(handler.settle, "settling partnerships")
+
     agent_for(entity_topics, "entities")
     agent_for(curation_topic, "curation")
+    app.task(recorded("settle", settle_when_due))
     return app

@@ -1,9 +1,18 @@
-"""What one micro-batch does, independent of faust: decode, de-duplicate, apply, persist, publish.
+"""What the stream workers do, independent of faust: decode, de-duplicate, ingest, persist, publish;
+and, at settle points, recompute the partnerships and publish what changed.
 
-Order matters for the guarantees: the matcher's changes, the de-duplication marks and the outbox of
-partnership events are persisted in one transaction before anything is published, and the batch is
-acknowledged only after the publishes. A crash anywhere re-delivers the batch: marks make its applied
-events no-ops that re-send their outbox (same event ids, same bytes), and the rest apply again.
+Order matters for the guarantees. A batch's profile changes, its de-duplication marks and the
+outbox of what it sends (dead letters, decisions) are persisted in one transaction before anything
+is published, and the batch is acknowledged only after the publishes. A crash anywhere re-delivers
+the batch: marks make its applied events no-ops that re-send their outbox (same event ids, same
+bytes), and the rest apply again.
+
+Partnership events come from `settle`, which compares the partnerships with the book. It runs
+when the input has been idle for a moment or has waited too long (streams.app), so the events
+depend on the stored profiles, not on where batch boundaries fell: a worker killed mid-ingest and
+restarted publishes the same events as one that ran through. A settle persists the book and its
+records as `pending` in one transaction, publishes them, then clears `pending`; a crash in between
+re-publishes them at the next start (`publish_pending`).
 """
 
 from __future__ import annotations
@@ -106,13 +115,36 @@ class BatchHandler:
         self._publish = publish
         self._prefix = prefix
         self._counters = counters
+        # The matcher is one mutable model: batches of both agents and settles take turns.
+        self._turn = asyncio.Lock()
+        # Marks of the events ingested since the last settle, with their outbox keys so far.
+        self._unsettled_marks: dict[str, list[str]] = {}
+
+    @property
+    def unsettled(self) -> bool:
+        return self._matcher.unsettled
 
     async def handle(self, batch: Sequence[Incoming]) -> None:
-        """Decode, dead-letter what is faulty, and apply the rest; raises only on faults of the system,
+        """Decode, dead-letter what is faulty, and ingest the rest; raises only on faults of the system,
         after forgetting what the failed attempt changed in memory."""
+        async with self._turn:
+            await self._recovering(self._handle(batch))
+
+    async def settle(self) -> None:
+        """Recompute the partnerships touched since the last settle and publish what changed."""
+        async with self._turn:
+            await self._recovering(self._settle())
+
+    async def publish_pending(self) -> None:
+        """Publish what a settle persisted but may not have sent before the process stopped."""
+        async with self._turn:
+            await self._send_pending()
+
+    async def _recovering(self, work: Awaitable[None]) -> None:
         try:
-            await self._handle(batch)
+            await work
         except Exception:
+            self._unsettled_marks.clear()
             await asyncio.to_thread(self._matcher.recover)
             raise
 
@@ -138,16 +170,37 @@ class BatchHandler:
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
         await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
+        self._unsettled_marks.update((key, row["outbox"]) for key, row in marks.items())
         stored = self._state.get_many("outbox", replay) if replay else {}
         await self._publish([*records.values(), *(_from_outbox(stored[k]) for k in replay if k in stored)])
         self._counters.events_processed += len(batch)
         self._counters.deadlettered += len(dead)
 
+    async def _settle(self) -> None:
+        events = await asyncio.to_thread(self._matcher.settle)
+        records = partnership_records(events, self._prefix)
+        # The events ingested since the last settle re-send these too when they are delivered again.
+        marks = {key: {"outbox": sorted({*keys, *records})} for key, keys in self._unsettled_marks.items()}
+        await asyncio.to_thread(self._matcher.persist, {
+            "outbox": {key: _outbox_row(record) for key, record in records.items()},
+            "pending": {key: {} for key in records}, "seen": marks if records else {}})
+        self._unsettled_marks.clear()
+        await self._send_pending()
+
+    async def _send_pending(self) -> None:
+        """Everything settled and not yet sent, this settle's and any a failed attempt left behind."""
+        keys = sorted(key for key, _ in self._state.items("pending"))
+        if keys:
+            rows = self._state.get_many("outbox", keys)
+            await self._publish([_from_outbox(rows[key]) for key in keys if key in rows])
+            self._state.delete("pending", keys)
+
     def _apply(self, fresh: Sequence[tuple[Incoming, CloudEvent]]) -> tuple[list[PartnershipEvent], list]:
         """Profile changes as one matcher batch, then decisions in order."""
         changes = [to_change(e) for _, e in fresh if EVENT_TYPES[e.type].kind is not None]
-        events = self._matcher.apply(changes) if changes else []
-        rejected = []
+        if changes:
+            self._matcher.ingest(changes)
+        events, rejected = [], []
         for record, event in fresh:
             if EVENT_TYPES[event.type].kind is None:
                 decided = self._matcher.decide(event.data["partnership_id"], decision=event.data["decision"],

@@ -41,13 +41,19 @@ def read_to_end(bootstrap: str, topics: Sequence[str], *, batch: int = 256,
 
 
 def replay(bootstrap: str, *, topic_groups: Sequence[Sequence[str]], handler: BatchHandler) -> int:
-    """Feed the topics through the pipeline, group by group (profiles before the decisions on them)."""
-    count = 0
-    for topics in topic_groups:
-        for records in read_to_end(bootstrap, topics):
-            asyncio.run(handler.handle(records))
-            count += len(records)
-    return count
+    """Feed the topics through the pipeline, group by group (profiles before the decisions on them),
+    settling after each group as a live worker does when its input falls idle."""
+
+    async def run() -> int:
+        count = 0
+        for topics in topic_groups:
+            for records in read_to_end(bootstrap, topics):
+                await handler.handle(records)
+                count += len(records)
+            await handler.settle()
+        return count
+
+    return asyncio.run(run())
 
 
 def redrive(bootstrap: str, *, deadletter_topic: str, dry_run: bool, group: str = "chainmatch-redrive",

@@ -48,6 +48,11 @@ class Pipeline:
         self.handler = BatchHandler(matcher=self.matcher, state=self.state, publish=publish, prefix=PREFIX,
                                     counters=self.counters)
 
+    async def run(self, batch: list[Incoming]) -> None:
+        """One batch, then a settle, as when the input falls idle after it."""
+        await self.handler.handle(batch)
+        await self.handler.settle()
+
     def record(self, topic: str, event: dict | bytes, key: str | None = None, headers=()) -> Incoming:
         self.offset += 1
         value = event if isinstance(event, bytes) else json.dumps(event).encode()
@@ -83,7 +88,7 @@ def trio(sector: str = "healthcare") -> list[tuple[str, dict]]:
 
 
 async def test_a_batch_stores_entities_and_publishes_partnership_events_on_both_topics(pipeline):
-    await pipeline.handler.handle([pipeline.record(t, e) for t, e in trio()])
+    await pipeline.run([pipeline.record(t, e) for t, e in trio()])
     assert pipeline.matcher.stored(["chip-a", "lab-a", "app-a"]) == ["chip-a", "lab-a", "app-a"]
     [full] = pipeline.on("partnerships.v1")
     [public] = pipeline.on("partnerships.public.v1")
@@ -97,26 +102,26 @@ async def test_a_batch_stores_entities_and_publishes_partnership_events_on_both_
 
 async def test_redelivery_changes_nothing_and_re_sends_the_same_events(pipeline):
     batch = [pipeline.record(t, e) for t, e in trio()]
-    await pipeline.handler.handle(batch)
+    await pipeline.run(batch)
     first = list(pipeline.published)
-    await pipeline.handler.handle(batch)
+    await pipeline.run(batch)
     assert sorted(pipeline.published[len(first):]) == sorted(first)
     assert pipeline.matcher.count() == 3
 
 
 async def test_an_unchanged_profile_under_a_new_event_id_publishes_nothing(pipeline):
     events = trio()
-    await pipeline.handler.handle([pipeline.record(t, e) for t, e in events])
+    await pipeline.run([pipeline.record(t, e) for t, e in events])
     before = len(pipeline.published)
     topic, event = events[0]
-    await pipeline.handler.handle([pipeline.record(topic, {**event, "id": "another-id"})])
+    await pipeline.run([pipeline.record(topic, {**event, "id": "another-id"})])
     assert len(pipeline.published) == before
 
 
 async def test_update_and_delete_send_updated_then_withdrawn_with_growing_revisions(pipeline):
-    await pipeline.handler.handle([pipeline.record(t, e) for t, e in trio()])
+    await pipeline.run([pipeline.record(t, e) for t, e in trio()])
     delete = make_event("chain.lab.deleted", {"id": "lab-a"})
-    await pipeline.handler.handle([pipeline.record("labs.v1", delete)])
+    await pipeline.run([pipeline.record("labs.v1", delete)])
     kinds = [(e["type"].rsplit(".", 1)[1], e["data"]["revision"]) for e in pipeline.on("partnerships.v1")]
     assert kinds == [("recommended", 1), ("withdrawn", 2)]
     assert pipeline.on("partnerships.v1")[-1]["data"]["reason"] == "algorithm no longer exists"
@@ -138,7 +143,7 @@ async def test_each_malformed_record_is_dead_lettered_while_its_neighbours_are_s
         pipeline, value, key, error_class):
     good = make_event("chain.company.upserted", make_entity(id="co-good"))
     bad = pipeline.record("companies.v1", value, key=key, headers=[("trace", b"t-1")])
-    await pipeline.handler.handle([bad, pipeline.record("companies.v1", good)])
+    await pipeline.run([bad, pipeline.record("companies.v1", good)])
     assert pipeline.matcher.stored(["co-good"]) == ["co-good"]
     [(topic, dead_key, dead_value, headers)] = [r for r in pipeline.published if r[0] == PREFIX + "deadletter.v1"]
     assert (dead_key, dead_value) == (bad.key, bad.value)
@@ -149,17 +154,17 @@ async def test_each_malformed_record_is_dead_lettered_while_its_neighbours_are_s
 
 
 async def test_a_decision_is_applied_and_published_as_decided(pipeline):
-    await pipeline.handler.handle([pipeline.record(t, e) for t, e in trio()])
+    await pipeline.run([pipeline.record(t, e) for t, e in trio()])
     [recommended] = pipeline.on("partnerships.v1")
     decision = make_event("chain.partnership.decision.submitted", {
         "partnership_id": recommended["data"]["id"], "decision": "approved", "note": "go", "by": "Ada"})
-    await pipeline.handler.handle([pipeline.record("curation.v1", decision)])
+    await pipeline.run([pipeline.record("curation.v1", decision)])
     decided = pipeline.on("partnerships.v1")[-1]
     assert decided["type"] == "chain.partnership.decided"
     assert (decided["data"]["status"], decided["data"]["decisions"][0]["note"]) == ("approved", "go")
     unknown = make_event("chain.partnership.decision.submitted", {
         "partnership_id": "pt_0123", "decision": "approved", "note": "", "by": "Ada"})
-    await pipeline.handler.handle([pipeline.record("curation.v1", unknown)])
+    await pipeline.run([pipeline.record("curation.v1", unknown)])
     assert dict(pipeline.published[-1][3])["error.class"] == b"UnknownPartnership"
 
 
@@ -167,9 +172,9 @@ async def test_a_store_failure_dead_letters_nothing_and_the_retry_stores_the_ent
     pipeline = Pipeline(tmp_path, hashing_embedder, failures=1)
     batch = [pipeline.record(t, e) for t, e in trio()]
     with pytest.raises(ConnectionError):
-        await pipeline.handler.handle(batch)
+        await pipeline.run(batch)
     assert pipeline.published == [] and pipeline.counters.deadlettered == 0
-    await pipeline.handler.handle(batch)
+    await pipeline.run(batch)
     assert pipeline.matcher.stored(["chip-a", "lab-a", "app-a"]) == ["chip-a", "lab-a", "app-a"]
     assert [e["type"] for e in pipeline.on("partnerships.v1")] == ["chain.partnership.recommended"]
     pipeline.close()
@@ -178,11 +183,51 @@ async def test_a_store_failure_dead_letters_nothing_and_the_retry_stores_the_ent
 async def test_state_survives_a_restart_and_redelivery_after_it_changes_nothing(tmp_path, hashing_embedder):
     first = Pipeline(tmp_path, hashing_embedder)
     batch = [first.record(t, e) for t, e in trio()]
-    await first.handler.handle(batch)
+    await first.run(batch)
     published = list(first.published)
     first.close()
     again = Pipeline(tmp_path, hashing_embedder)
-    await again.handler.handle(batch)
+    await again.run(batch)
     assert sorted(again.published) == sorted(published)
     assert len(again.matcher.partnerships()) == 1
     again.close()
+
+
+async def test_a_settle_whose_publish_fails_sends_its_events_on_the_retry_and_after_a_restart(
+        tmp_path, hashing_embedder):
+    first = Pipeline(tmp_path, hashing_embedder)
+    await first.handler.handle([first.record(t, e) for t, e in trio()])
+
+    async def broker_down(records):
+        raise ConnectionError("broker unavailable")
+
+    first.handler._publish = broker_down
+    with pytest.raises(ConnectionError):
+        await first.handler.settle()
+    with pytest.raises(ConnectionError):
+        await first.handler.settle()  # the retry, broker still down
+    first.close()
+    again = Pipeline(tmp_path, hashing_embedder)
+    await again.handler.publish_pending()
+    [recommended] = again.on("partnerships.v1")
+    assert recommended["type"] == "chain.partnership.recommended" and recommended["data"]["revision"] == 1
+    await again.handler.settle()
+    assert len(again.on("partnerships.v1")) == 1, "the restart settles to the same book: nothing new"
+    again.close()
+
+
+async def test_events_depend_on_what_is_stored_not_on_where_batches_were_cut(tmp_path, hashing_embedder):
+    records = [(t, e) for t, e in trio()] + [
+        ("companies.v1", make_event("chain.company.upserted", make_entity(
+            id=f"more-{i}", roles=[("chip", "algorithm", "application")[i % 3]], sectors=["healthcare"])))
+        for i in range(9)]
+    ids = []
+    for cut, folder in ((1, "one-by-one"), (len(records), "all-at-once")):
+        pipeline = Pipeline(tmp_path / folder, hashing_embedder)
+        batch = [pipeline.record(t, e) for t, e in records]
+        for start in range(0, len(batch), cut):
+            await pipeline.handler.handle(batch[start : start + cut])
+        await pipeline.handler.settle()
+        ids.append(sorted(e["id"] for e in pipeline.on("partnerships.v1")))
+        pipeline.close()
+    assert ids[0] == ids[1] and len(ids[0]) > 1

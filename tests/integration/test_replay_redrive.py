@@ -78,8 +78,9 @@ async def test_replay_into_an_empty_data_dir_matches_the_live_run(broker, tmp_pa
     (tmp_path / "replayed").mkdir()
     live = Node(tmp_path / "live", hashing_embedder, prefix)
     for records in read_to_end(broker.bootstrap, [prefix + t for t in ("companies.v1", "labs.v1")]):
-        for record in records:  # the live run, one record at a time as they arrived
+        for record in records:  # the live run, one record at a time with idle moments between them
             await live.handler.handle([record])
+            await live.handler.settle()
     replayed = Node(tmp_path / "replayed", hashing_embedder, prefix)
     replayed_count = await_replay(broker, prefix, replayed)
     assert replayed_count == 30

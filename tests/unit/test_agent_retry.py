@@ -7,7 +7,7 @@ class FailingTwice:
     def __init__(self):
         self.calls = 0
 
-    async def handle(self, batch):
+    async def handle(self):
         self.calls += 1
         if self.calls <= 2:
             raise ConnectionError("store down")
@@ -16,17 +16,33 @@ class FailingTwice:
 async def test_a_batch_that_fails_on_the_system_is_retried_until_it_goes_through(monkeypatch):
     monkeypatch.setattr(stream_app, "RETRY_DELAYS", (0,))
     handler = FailingTwice()
-    await stream_app.handle_until_done(handler, ["record"], "entities")
+    await stream_app.until_done(handler.handle, "entities")
     assert handler.calls == 3
 
 
 async def test_cancellation_is_not_swallowed_by_the_retry_loop(monkeypatch):
     class Cancelled:
-        async def handle(self, batch):
+        async def handle(self):
             import asyncio
 
             raise asyncio.CancelledError
 
     with pytest.raises(BaseException) as caught:
-        await stream_app.handle_until_done(Cancelled(), [], "entities")
+        await stream_app.until_done(Cancelled().handle, "entities")
     assert type(caught.value).__name__ == "CancelledError"
+
+
+def test_the_settle_clock_waits_for_an_idle_moment_or_for_its_longest_wait():
+    clock = stream_app.SettleClock(idle_s=0.5, max_wait_s=5)
+    assert not clock.due(10.0, unsettled=False)
+    clock.batch_done(10.0)
+    assert not clock.due(10.3, unsettled=True)
+    assert clock.due(10.5, unsettled=True)
+    for tick in range(1, 50):  # batches keep coming every 0.1 s: no idle moment, not yet 5 s
+        clock.batch_done(10.0 + tick / 10)
+        assert not clock.due(10.0 + tick / 10, unsettled=True)
+    clock.batch_done(15.0)
+    assert clock.due(15.0, unsettled=True)
+    clock.settled()
+    clock.batch_done(15.1)
+    assert not clock.due(15.2, unsettled=True)
