@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -117,8 +118,8 @@ class BatchHandler:
         self._counters = counters
         # The matcher is one mutable model: batches of both agents and settles take turns.
         self._turn = asyncio.Lock()
-        # Marks of the events ingested since the last settle, with their outbox keys so far.
-        self._unsettled_marks: dict[str, list[str]] = {}
+        # Marks of the events ingested since the last settle, as persisted by their batch.
+        self._unsettled_marks: dict[str, dict[str, Any]] = {}
 
     @property
     def unsettled(self) -> bool:
@@ -162,7 +163,7 @@ class BatchHandler:
             except InvalidEvent as error:
                 dead.update([self._deadletter(record, error.error_class, error.message)])
         seen = self._state.get_many("seen", [mark(e) for _, e in decoded]) if decoded else {}
-        replay = sorted({row for _, e in decoded if mark(e) in seen for row in seen[mark(e)]["outbox"]})
+        replay = self._outbox_of(seen.values())
         fresh = [(r, e) for r, e in decoded if mark(e) not in seen]
         events, unknown = await asyncio.to_thread(self._apply, fresh)
         dead.update(self._deadletter(r, "UnknownPartnership", str(err)) for r, err in unknown)
@@ -170,7 +171,7 @@ class BatchHandler:
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
         await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
-        self._unsettled_marks.update((key, row["outbox"]) for key, row in marks.items())
+        self._unsettled_marks.update(marks)
         stored = self._state.get_many("outbox", replay) if replay else {}
         await self._publish([*records.values(), *(_from_outbox(stored[k]) for k in replay if k in stored)])
         self._counters.events_processed += len(batch)
@@ -179,13 +180,28 @@ class BatchHandler:
     async def _settle(self) -> None:
         events = await asyncio.to_thread(self._matcher.settle)
         records = partnership_records(events, self._prefix)
-        # The events ingested since the last settle re-send these too when they are delivered again.
-        marks = {key: {"outbox": sorted({*keys, *records})} for key, keys in self._unsettled_marks.items()}
-        await asyncio.to_thread(self._matcher.persist, {
+        tables: dict[str, dict[str, dict[str, Any]]] = {
             "outbox": {key: _outbox_row(record) for key, record in records.items()},
-            "pending": {key: {} for key in records}, "seen": marks if records else {}})
+            "pending": {key: {} for key in records}}
+        if records:
+            # The events ingested since the last settle re-send these too when they are delivered again.
+            settle_id = str(uuid.uuid4())
+            tables["settles"] = {settle_id: {"outbox": sorted(records)}}
+            tables["seen"] = {key: {**row, "settle": settle_id} for key, row in self._unsettled_marks.items()}
+        await asyncio.to_thread(self._matcher.persist, tables)
         self._unsettled_marks.clear()
         await self._send_pending()
+
+    def _outbox_of(self, marks: Iterable[dict[str, Any]]) -> list[str]:
+        """The outbox keys of what these events sent: their batch's records and their settle's."""
+        marks = list(marks)
+        settles = self._state.get_many("settles", sorted({m["settle"] for m in marks if "settle" in m}))
+        keys: set[str] = set()
+        for m in marks:
+            keys.update(m["outbox"])
+            if m.get("settle") in settles:
+                keys.update(settles[m["settle"]]["outbox"])
+        return sorted(keys)
 
     async def _send_pending(self) -> None:
         """Everything settled and not yet sent, this settle's and any a failed attempt left behind."""

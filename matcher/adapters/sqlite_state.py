@@ -61,7 +61,13 @@ class SqliteState:
     def delete(self, table: str, keys: Sequence[str]) -> None:
         with self._lock:
             name = self._table(table)
-            self._db.executemany(f"DELETE FROM {name} WHERE key = ?", [(key,) for key in keys])
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(f"DELETE FROM {name} WHERE key = ?", [(key,) for key in keys])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def items(self, table: str) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
