@@ -317,6 +317,10 @@ class Matcher:
         points = self._store.retrieve([entity_id])
         return Profile.from_payload(points[0].payload) if points else None
 
+    def profiles(self, entity_ids: Sequence[str]) -> list[Profile]:
+        """The stored profiles among `entity_ids`, in one read."""
+        return [Profile.from_payload(p.payload) for p in self._store.retrieve(entity_ids)]
+
     def stored(self, entity_ids: Sequence[str]) -> list[str]:
         """Which of `entity_ids` the store holds now."""
         return [point.id for point in self._store.retrieve(entity_ids)]
