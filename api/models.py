@@ -113,24 +113,27 @@ def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
                             reasons=list(suggestion.reasons), score_breakdown=dict(suggestion.score_breakdown))
 
 
-def partnership_public(record: dict[str, Any], caller: Caller, *, project_policy: str | None = None
+def partnership_public(record: dict[str, Any], caller: Caller, *, project: Profile | None = None
                        ) -> PartnershipPublic:
-    """Members the caller may not see are redacted, and the project id when the caller may not see the
-    project (`project_policy`: its data_policy; None for a project no longer stored, which only a key
-    that sees everything sees); triad reasons never name a member."""
+    """Members the caller may not see are redacted, and the project id unless the caller may see the
+    project (`project`: the stored one; when it is gone, only a key that sees everything keeps the id)
+    or owns it; triad reasons never name a member."""
     policies = {role: record[role]["data_policy"] for role in ("chip", "algorithm", "application")}
+    own = {caller.entity_id}
     if record.get("project_id"):
-        policies["project"] = project_policy or "unknown"
-    visible = lambda member_id, data_policy: (  # noqa: E731
-        caller.entity_id == member_id or caller.may_see_policy(data_policy))
+        policies["project"] = project.data_policy if project is not None else "unknown"
+        if project is not None and project.data.get("owner_id") == caller.entity_id:
+            own.add(project.id)
+    visible = lambda profile_id, data_policy: (  # noqa: E731
+        profile_id in own or caller.may_see_policy(data_policy))
     return PartnershipPublic(**redact_partnership(public_data(record), policies, visible=visible))
 
 
 def partnerships_public(records: Sequence[dict[str, Any]], caller: Caller, matcher: Matcher) -> list[PartnershipPublic]:
-    """Each record redacted for the caller, the policies of their projects read in one call."""
-    projects = {r["project_id"] for r in records if r.get("project_id")}
-    policies = {p.id: p.data_policy for p in matcher.profiles(sorted(projects))} if projects else {}
-    return [partnership_public(r, caller, project_policy=policies.get(r.get("project_id"))) for r in records]
+    """Each record redacted for the caller, their projects read in one call."""
+    wanted = sorted({r["project_id"] for r in records if r.get("project_id")})
+    projects = {p.id: p for p in matcher.profiles(wanted)} if wanted else {}
+    return [partnership_public(r, caller, project=projects.get(r.get("project_id"))) for r in records]
 
 
 def chain_public(gaps: ChainGaps) -> ChainPublic:
