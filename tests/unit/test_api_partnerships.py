@@ -29,15 +29,15 @@ def upsert(kind: str, **data) -> Upsert:
 def backend() -> FakeBackend:
     backend = FakeBackend()
     backend.matcher().apply([
-        *(upsert("company", id=f"chip-{n}", roles=["chip"], description=f"Chip maker {n} for hospital imaging.")
-          for n in range(1, 4)),
-        *(upsert("lab", id=f"algo-{n}", roles=["algorithm"], description=f"Imaging models {n} for hospitals.")
-          for n in range(1, 4)),
-        *(upsert("company", id=f"app-{n}", roles=["application"], description=f"Hospital {n} deploying AI.")
-          for n in range(1, 4)),
-        upsert("company", id="owner-co", roles=[], sectors=["cloud"], description="A holding company."),
-        upsert("project", id="pj-1", owner_id="owner-co", data_policy="cn_only"),
-        upsert("company", id="secret-co", roles=["chip"], data_policy="hk_only", region="HK"),
+        *(upsert("company", id=f"chip-{n}", name=f"Chip {n}", roles=["chip"],
+                 description=f"Chip maker {n} for hospital imaging.") for n in range(1, 4)),
+        *(upsert("lab", id=f"algo-{n}", name=f"Algo {n}", roles=["algorithm"],
+                 description=f"Imaging models {n} for hospitals.") for n in range(1, 4)),
+        *(upsert("company", id=f"app-{n}", name=f"App {n}", roles=["application"],
+                 description=f"Hospital {n} deploying AI.") for n in range(1, 4)),
+        upsert("company", id="owner-co", name="Owner", roles=[], sectors=["cloud"], description="A holding company."),
+        upsert("project", id="pj-1", name="Project", owner_id="owner-co", data_policy="cn_only"),
+        upsert("company", id="secret-co", name="Secret", roles=["chip"], data_policy="hk_only", region="HK"),
     ])
     return backend
 
