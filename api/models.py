@@ -119,10 +119,10 @@ def partnership_public(record: dict[str, Any], caller: Caller, *, project: Profi
     project (`project`: the stored one; when it is gone, only a key that sees everything keeps the id)
     or owns it; triad reasons never name a member."""
     policies = {role: record[role]["data_policy"] for role in ("chip", "algorithm", "application")}
-    own = {caller.entity_id}
+    own = {caller.entity_id} - {None}
     if record.get("project_id"):
         policies["project"] = project.data_policy if project is not None else "unknown"
-        if project is not None and project.data.get("owner_id") == caller.entity_id:
+        if project is not None and own and project.data.get("owner_id") in own:
             own.add(project.id)
     visible = lambda profile_id, data_policy: (  # noqa: E731
         profile_id in own or caller.may_see_policy(data_policy))
