@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Backend
-from api.routes import entities, events, health, partnerships, stats
+from api.routes import chain, entities, events, health, partnerships, stats
 from chainmatch.settings import Settings
 
 
@@ -19,6 +19,6 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     app.state.settings = settings
     app.state.backend = backend
     problems.install(app)
-    for module in (health, events, entities, partnerships, stats):
+    for module in (health, events, entities, partnerships, chain, stats):
         app.include_router(module.router)
     return app

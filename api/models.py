@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import Caller
 from matcher.book import public_data
+from matcher.chain import ChainGaps
 from matcher.model import Profile, Suggestion
 from matcher.policy import redact_partnership
+from matcher.service import Matcher
 
 
 class EntitySummary(BaseModel):
@@ -76,6 +79,23 @@ class PartnershipsPublic(BaseModel):
     next_cursor: str | None
 
 
+class ChainPublic(BaseModel):
+    """The chain-gap view (matcher.chain.chain_gaps): counts per sector, then the missing links."""
+
+    roles: dict[str, dict[str, int]]
+    offers: dict[str, dict[str, int]]
+    projects: dict[str, int]
+    projects_without_partnership: list[EntitySummary]
+    entities_without_partner: list[EntitySummary]
+
+
+class EventAccepted(BaseModel):
+    """A write taken as an event: published, and applied by the workers shortly after."""
+
+    accepted: int
+    event_id: str
+
+
 def entity_summary(profile: Profile) -> EntitySummary:
     return EntitySummary(id=profile.id, name=profile.name, roles=list(profile.roles),
                          sectors=list(profile.sectors), region=profile.region, kind=profile.kind)
@@ -93,9 +113,30 @@ def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
                             reasons=list(suggestion.reasons), score_breakdown=dict(suggestion.score_breakdown))
 
 
-def partnership_public(record: dict[str, Any], caller: Caller) -> PartnershipPublic:
-    """Members the caller may not see are redacted; triad reasons never name a member."""
+def partnership_public(record: dict[str, Any], caller: Caller, *, project: Profile | None = None
+                       ) -> PartnershipPublic:
+    """Members the caller may not see are redacted, and the project id unless the caller may see the
+    project (`project`: the stored one; when it is gone, only a key that sees everything keeps the id)
+    or owns it; triad reasons never name a member."""
     policies = {role: record[role]["data_policy"] for role in ("chip", "algorithm", "application")}
-    visible = lambda member_id, data_policy: (  # noqa: E731
-        caller.entity_id == member_id or caller.may_see_policy(data_policy))
+    own = {caller.entity_id} - {None}
+    if record.get("project_id"):
+        policies["project"] = project.data_policy if project is not None else "unknown"
+        if project is not None and own and project.data.get("owner_id") in own:
+            own.add(project.id)
+    visible = lambda profile_id, data_policy: (  # noqa: E731
+        profile_id in own or caller.may_see_policy(data_policy))
     return PartnershipPublic(**redact_partnership(public_data(record), policies, visible=visible))
+
+
+def partnerships_public(records: Sequence[dict[str, Any]], caller: Caller, matcher: Matcher) -> list[PartnershipPublic]:
+    """Each record redacted for the caller, their projects read in one call."""
+    wanted = sorted({r["project_id"] for r in records if r.get("project_id")})
+    projects = {p.id: p for p in matcher.profiles(wanted)} if wanted else {}
+    return [partnership_public(r, caller, project=projects.get(r.get("project_id"))) for r in records]
+
+
+def chain_public(gaps: ChainGaps) -> ChainPublic:
+    return ChainPublic(roles=gaps.roles, offers=gaps.offers, projects=gaps.projects,
+                       projects_without_partnership=[entity_summary(p) for p in gaps.projects_without_partnership],
+                       entities_without_partner=[entity_summary(p) for p in gaps.entities_without_partner])

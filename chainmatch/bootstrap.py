@@ -16,7 +16,7 @@ from matcher.service import Matcher
 from schemas.cloudevents import Record
 
 log = logging.getLogger("chainmatch")
-ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "partnerships.v1",
+ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "partnerships.v1",
               "partnerships.public.v1", "deadletter.v1")
 
 

@@ -144,7 +144,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
                                counters=PipelineState())
         groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
-                  [settings.topic("curation.v1")]]
+                  [settings.topic("curation.v1")], [settings.topic("feedback.v1")]]
         count = replay(settings.bootstrap, topic_groups=groups, handler=handler)
         store.flush()
     finally:

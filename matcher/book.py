@@ -9,8 +9,10 @@ top RETAINED, so a small score change does not make it flap.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +77,9 @@ class PartnershipBook:
     def __init__(self, records: Iterable[dict[str, Any]] = ()):
         self._records: dict[str, dict[str, Any]] = {r["id"]: r for r in records}
         self._dirty: set[str] = set()
+        # Bumped on every change; the best-first order is rebuilt only when it moved on.
+        self._version = 0
+        self._order: tuple[int, list[tuple[float, str]], list[dict[str, Any]]] = (-1, [], [])
 
     def get(self, partnership_id: str) -> dict[str, Any] | None:
         return self._records.get(partnership_id)
@@ -82,6 +87,21 @@ class PartnershipBook:
     def records(self, statuses: Iterable[str] = ACTIVE) -> list[dict[str, Any]]:
         wanted = set(statuses)
         return [r for r in self._records.values() if r["status"] in wanted]
+
+    def best_first(self, *, after: tuple[float, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every record, by score descending then id; with `after` (score, id), only those strictly
+        after that key, so a page boundary holds while records move.
+
+        The sorted order is kept until the book changes, so a request only bisects and walks it."""
+        version, keys, ordered = self._order
+        if version != self._version:
+            version = self._version
+            # list() copies the values at once under the GIL, so a concurrent write cannot break the sort.
+            ordered = sorted(list(self._records.values()), key=lambda r: (-r["score"], r["id"]))
+            keys = [(-r["score"], r["id"]) for r in ordered]
+            self._order = (version, keys, ordered)
+        start = 0 if after is None else bisect.bisect_right(keys, (-after[0], after[1]))
+        return itertools.islice(ordered, start, None)
 
     def take_dirty(self) -> dict[str, dict[str, Any]]:
         """The records changed since the last call, for the caller to persist."""
@@ -116,6 +136,7 @@ class PartnershipBook:
                 # A member's profile changed but not the partnership: keep the record current, quietly.
                 self._records[pid] = {**record, **members}
                 self._dirty.add(pid)
+                self._version += 1
         for pid, record in sorted(self._records.items()):
             if record["status"] not in ACTIVE or pid in ranked:
                 continue
@@ -146,6 +167,7 @@ class PartnershipBook:
         record = {**record, **change, "revision": record["revision"] + 1, "updated_at": now}
         self._records[pid] = record
         self._dirty.add(pid)
+        self._version += 1
         policies = {r: record[r]["data_policy"] for r in ("chip", "algorithm", "application") if r in record}
         return PartnershipEvent(kind, pid, record["revision"], {**public_data(record), "revision": record["revision"]},
                                 now, policies)

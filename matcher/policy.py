@@ -49,12 +49,18 @@ def visible_policies(*, viewer_region: str | None, sees_everything: bool = False
 
 
 def redact_partnership(data: dict, policies: dict[str, str], *, visible: Callable[[str, str], bool]) -> dict:
-    """The Partnership with every member the viewer may not see reduced to {"redacted", "roles"}.
+    """The Partnership with every member the viewer may not see reduced to {"redacted", "roles"}, and
+    its `project_id` set to null when `policies` holds the project's policy under "project" and the
+    viewer may not see the project.
 
-    `visible(member_id, data_policy)` decides; triad reasons speak only of sectors, never of a member.
+    `visible(id, data_policy)` decides; triad reasons speak only of sectors, never of a member.
     """
     out = dict(data)
     for role, data_policy in policies.items():
+        if role == "project":
+            if data.get("project_id") and not visible(data["project_id"], data_policy):
+                out["project_id"] = None
+            continue
         member = data.get(role)
         if isinstance(member, dict) and "id" in member and not visible(member["id"], data_policy):
             out[role] = {"redacted": True, "roles": list(member.get("roles", []))}

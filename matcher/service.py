@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from matcher.book import RETAINED, PartnershipBook, PartnershipEvent
+from matcher.book import ACTIVE, RETAINED, PartnershipBook, PartnershipEvent
+from matcher.chain import ChainGaps, chain_gaps
 from matcher.inference import (
     ROLE_ACCEPT,
     SECTOR_ACCEPT,
@@ -53,6 +56,8 @@ class Matcher:
         self._store = store
         self._state = state
         self._book = PartnershipBook(doc for _, doc in state.items("partnerships")) if state else PartnershipBook()
+        self._not_interested = self._stored_feedback()
+        self._unsaved_feedback: dict[str, dict[str, Any]] = {}
         self._progress = progress or (lambda message: None)
         self._inferrer = Inferrer.build(embedder.embed)
         self._role_centroids = LabelCentroids(ROLES)
@@ -60,7 +65,6 @@ class Matcher:
         self._sector_triads: dict[str, list[Triad]] = {}
         self._project_triads: dict[str, list[Triad]] = {}
         self._project_sectors: dict[str, frozenset[str]] = {}
-        self._not_interested: set[tuple[str, str]] = set()
         self._terms = TermStats()
         # What changed since the last settle: partnerships are recomputed at settle points only.
         self._touched_sectors: set[str] = set()
@@ -148,8 +152,7 @@ class Matcher:
             pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
         self._recompute(touched, projects)
         self._touched_sectors, self._touched_projects, self._unsettled = set(), set(), False
-        return self._book.reconcile(self._ranked(), exists=lambda entity_id: bool(self.stored([entity_id])),
-                                    now=now or _now())
+        return self._reconcile(now or _now())
 
     def decide(self, partnership_id: str, *, decision: str, note: str, by: str,
                at: str | None = None) -> PartnershipEvent | None:
@@ -157,16 +160,26 @@ class Matcher:
         return self._book.decide(partnership_id, decision=decision, note=note, by=by, at=at or _now())
 
     def persist(self, extra: Mapping[str, Mapping[str, dict[str, Any]]] | None = None) -> None:
-        """Write the changed partnership records and the caller's `extra` tables in one transaction."""
+        """Write the changed partnership records, the new feedback and the caller's `extra` tables in one
+        transaction."""
         if self._state is not None:
-            self._state.write({"partnerships": self._book.take_dirty(), **(extra or {})})
+            feedback, self._unsaved_feedback = self._unsaved_feedback, {}
+            self._state.write({"partnerships": self._book.take_dirty(), "feedback": feedback, **(extra or {})})
 
     def recover(self) -> None:
         """After a failed batch, before it is retried: forget the unpersisted partnership changes and
         rebuild what the half-applied batch may have skewed (centroids, term statistics, lists)."""
         if self._state is not None:
             self._book = PartnershipBook(doc for _, doc in self._state.items("partnerships"))
+            self._not_interested, self._unsaved_feedback = self._stored_feedback(), {}
         self._rebuild_derived()
+
+    def _stored_feedback(self) -> set[tuple[str, str]]:
+        rows = self._state.items("feedback") if self._state is not None else []
+        return {(doc["entity_id"], doc["other_id"]) for _, doc in rows}
+
+    def _reconcile(self, now: str) -> list[PartnershipEvent]:
+        return self._book.reconcile(self._ranked(), exists=lambda member: bool(self.stored([member])), now=now)
 
     def _ranked(self) -> dict[str, tuple[Triad, int]]:
         """Every current triad and its best rank in any of its lists."""
@@ -177,8 +190,23 @@ class Matcher:
                     ranked[triad.id] = (triad, rank)
         return ranked
 
-    def record_not_interested(self, entity_id: str, other_id: str) -> None:
-        self._not_interested.add((entity_id, other_id))
+    def not_interested(self, entity_id: str, other_id: str, *, now: str | None = None) -> bool:
+        """`entity_id` is not interested in `other_id`: it is not suggested to it again, and triads that
+        pair them carry the feedback penalty from the next settle, which recomputes both entities'
+        sectors and the projects drawing on them. False when either is unknown.
+
+        Kept in memory until the next `persist`, which writes it with the batch that carried it."""
+        points = self._store.retrieve(list(dict.fromkeys((entity_id, other_id))))
+        if len(points) != 2:
+            return False
+        if (entity_id, other_id) not in self._not_interested:
+            self._not_interested.add((entity_id, other_id))
+            self._unsaved_feedback[f"{entity_id}|{other_id}"] = {
+                "entity_id": entity_id, "other_id": other_id, "signal": "not_interested", "at": now or _now()}
+            self._touched_sectors |= {s for point in points for s in point.payload["sectors"]}
+            self._touched_projects |= {p.id for p in points if p.payload["kind"] == "project"}
+            self._unsettled = True
+        return True
 
     def _write(self, profiles: Sequence[Profile]) -> list[Profile]:
         """Embed in one call; store what was declared first, so that inference for the rest of the
@@ -277,16 +305,33 @@ class Matcher:
             p.declares_roles or p.inferred["roles"].get(role, 0.0) >= TRIAD_ROLE_CONFIDENCE)][:TRIAD_CANDIDATES]
 
     def partnerships(self, *, sector: str | None = None, project_id: str | None = None,
-                     entity_id: str | None = None, statuses: Sequence[str] = ("proposed", "approved"),
-                     ) -> list[dict[str, Any]]:
-        """Partnership records from the book, best first: computed when a batch touches them, never
-        per request."""
-        found = [r for r in self._book.records(statuses)
-                 if (sector is None or sector in r["sectors"])
+                     entity_ids: AbstractSet[str] | None = None, statuses: Collection[str] = ACTIVE,
+                     after: tuple[float, str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Partnership records from the book, best first (score descending, then id): computed when a
+        batch touches them, never per request, and kept in order, so a page walks only what it needs.
+
+        `entity_ids`: records with one of them as a member or as the project. `after`: the (score, id)
+        of the last record of the previous page; the page holds what ranks strictly after it."""
+        wanted = set(statuses)
+        found = (r for r in self._book.best_first(after=after)
+                 if r["status"] in wanted
+                 and (sector is None or sector in r["sectors"])
                  and (project_id is None or r["project_id"] == project_id)
-                 and (entity_id is None or entity_id == r["project_id"]
-                      or entity_id in (r["chip"]["id"], r["algorithm"]["id"], r["application"]["id"]))]
-        return sorted(found, key=lambda r: (-r["score"], r["id"]))
+                 and (entity_ids is None or r["project_id"] in entity_ids
+                      or not entity_ids.isdisjoint((r["chip"]["id"], r["algorithm"]["id"], r["application"]["id"]))))
+        return list(itertools.islice(found, limit))
+
+    def projects_owned_by(self, entity_id: str) -> set[str]:
+        """The ids of the stored projects whose `owner_id` is `entity_id` (a scan of the projects)."""
+        return {p.id for p, _ in self._scan(filter_={"kind": ["project"]}) if p.data.get("owner_id") == entity_id}
+
+    def chain(self, *, sector: str | None = None, region: str | None = None,
+              data_policies: Sequence[str] | None = None) -> ChainGaps:
+        """The chain-gap view (matcher.chain) over the stored profiles under `data_policies` (None: all)
+        and the current partnership records."""
+        filter_ = {"data_policy": list(data_policies)} if data_policies is not None else None
+        profiles = (p for p, _ in self._scan(filter_=filter_))
+        return chain_gaps(profiles, self._book.records(), sector=sector, region=region)
 
     def partnership(self, partnership_id: str) -> dict[str, Any] | None:
         return self._book.get(partnership_id)
@@ -296,6 +341,10 @@ class Matcher:
     def get(self, entity_id: str) -> Profile | None:
         points = self._store.retrieve([entity_id])
         return Profile.from_payload(points[0].payload) if points else None
+
+    def profiles(self, entity_ids: Sequence[str]) -> list[Profile]:
+        """The stored profiles among `entity_ids`, in one read."""
+        return [Profile.from_payload(p.payload) for p in self._store.retrieve(entity_ids)]
 
     def stored(self, entity_ids: Sequence[str]) -> list[str]:
         """Which of `entity_ids` the store holds now."""
@@ -357,10 +406,11 @@ class Matcher:
         suggestions.sort(key=lambda s: (-s.score, s.profile.id))
         return suggestions[:limit]
 
-    def _scan(self, *, with_vectors: bool = False) -> Iterable[tuple[Profile, list[float]]]:
+    def _scan(self, *, filter_: dict[str, list[str]] | None = None,
+              with_vectors: bool = False) -> Iterable[tuple[Profile, list[float]]]:
         offset: str | None = None
         while True:
-            page, offset = self._store.scroll(limit=256, offset=offset, with_vectors=with_vectors)
+            page, offset = self._store.scroll(filter=filter_, limit=256, offset=offset, with_vectors=with_vectors)
             yield from ((Profile.from_payload(p.payload), p.vector) for p in page)
             if offset is None:
                 return

@@ -112,9 +112,11 @@ def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | 
     else:
         breakdown["sector"] = round(ANCHOR_WEIGHT * 1.0, 6)
     ids = {m.id for m in members}
-    if any(a in ids and b in ids for a, b in penalised_pairs):
-        breakdown["feedback"] = -0.2
     project_id = anchor.profile.id if anchor else None
+    # A project's own feedback counts too: it is a party to the partnership.
+    party = ids | {project_id} if project_id else ids
+    if any(a in party and b in party for a, b in penalised_pairs):
+        breakdown["feedback"] = -0.2
     return Triad(
         id=partnership_id(ids, project_id), chip=chip.profile, algorithm=alg.profile, application=app.profile,
         sectors=sectors, project_id=project_id, score=round(sum(breakdown.values()), 6),

@@ -91,6 +91,7 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
     )
     entity_topics = app.topic(*(settings.topic(name) for name in ENTITY_TOPICS), **RAW)
     curation_topic = app.topic(settings.topic("curation.v1"), **RAW)
+    feedback_topic = app.topic(settings.topic("feedback.v1"), **RAW)
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
@@ -133,5 +134,6 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
 
     agent_for(entity_topics, "entities")
     agent_for(curation_topic, "curation")
+    agent_for(feedback_topic, "feedback")
     app.task(recorded("settle", settle_when_due))
     return app

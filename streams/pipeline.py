@@ -65,6 +65,10 @@ class UnknownPartnership(Exception):
     """A decision about a partnership that was never proposed: a fault of the record."""
 
 
+class UnknownEntity(Exception):
+    """Feedback that names an entity the store does not hold: a fault of the record."""
+
+
 def to_change(event: CloudEvent) -> Change:
     event_type = EVENT_TYPES[event.type]
     if event_type.action == "deleted":
@@ -166,7 +170,7 @@ class BatchHandler:
         replay = self._outbox_of(seen.values())
         fresh = [(r, e) for r, e in decoded if mark(e) not in seen]
         events, unknown = await asyncio.to_thread(self._apply, fresh)
-        dead.update(self._deadletter(r, "UnknownPartnership", str(err)) for r, err in unknown)
+        dead.update(self._deadletter(r, type(err).__name__, str(err)) for r, err in unknown)
         records = {**partnership_records(events, self._prefix), **dead}
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
@@ -212,19 +216,23 @@ class BatchHandler:
             self._state.delete("pending", keys)
 
     def _apply(self, fresh: Sequence[tuple[Incoming, CloudEvent]]) -> tuple[list[PartnershipEvent], list]:
-        """Profile changes as one matcher batch, then decisions in order."""
+        """Profile changes as one matcher batch, then decisions and feedback in order."""
         changes = [to_change(e) for _, e in fresh if EVENT_TYPES[e.type].kind is not None]
         if changes:
             self._matcher.ingest(changes)
         events, rejected = [], []
         for record, event in fresh:
-            if EVENT_TYPES[event.type].kind is None:
-                decided = self._matcher.decide(event.data["partnership_id"], decision=event.data["decision"],
-                                               note=event.data["note"], by=event.data["by"])
+            data = event.data
+            if event.type == "chain.partnership.decision.submitted":
+                decided = self._matcher.decide(data["partnership_id"], decision=data["decision"],
+                                               note=data["note"], by=data["by"])
                 if decided is None:
-                    rejected.append((record, UnknownPartnership(f"no partnership {event.data['partnership_id']}")))
+                    rejected.append((record, UnknownPartnership(f"no partnership {data['partnership_id']}")))
                 else:
                     events.append(decided)
+            elif event.type == "chain.entity.feedback.submitted":
+                if not self._matcher.not_interested(data["entity_id"], data["other_id"]):
+                    rejected.append((record, UnknownEntity(f"no entity {data['entity_id']} or {data['other_id']}")))
         return events, rejected
 
     def _deadletter(self, record: Incoming, error_class: str, message: str) -> tuple[str, Record]:

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from api.auth import Caller
 from api.cursors import decode_cursor, encode_cursor
-from api.deps import MatcherDep, StaffOnly, StaffOrCompany
+from api.deps import MatcherDep, SettingsDep, StaffOnly, StaffOrCompany
 from api.models import (
     EntitiesPublic,
     EntityPublic,
+    EventAccepted,
     SuggestionsPublic,
     entity_public,
     entity_summary,
@@ -19,10 +23,12 @@ from api.problems import ProblemException, problem_responses
 from matcher import policy
 from matcher.model import Profile
 from matcher.service import Matcher
+from schemas.cloudevents import new_event, to_record
 
 router = APIRouter(tags=["entities"])
 Role = Literal["chip", "algorithm", "application"]
 Resource = Literal["compute", "dataset", "testbed", "pilot_site"]
+ENTITY_ID = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
 
 
 def own_profile(caller: Caller, matcher: Matcher, entity_id: str) -> Profile:
@@ -81,3 +87,31 @@ def get_suggestions(
     suggestions = matcher.suggest(me.id, roles=[role] if role else None, offers=offers,
                                   visible=caller.may_see, limit=limit) or []
     return SuggestionsPublic(items=[suggestion_public(s) for s in suggestions])
+
+
+class FeedbackCreate(BaseModel):
+    other_id: Annotated[str, Field(pattern=ENTITY_ID)]
+    signal: Literal["not_interested"]
+
+
+@router.post("/v1/entities/{entity_id}/feedback", status_code=202, response_model=EventAccepted,
+             responses=problem_responses(401, 403, 404, 422, 503))
+async def post_feedback(entity_id: str, body: FeedbackCreate, caller: StaffOrCompany, matcher: MatcherDep,
+                        settings: SettingsDep, request: Request) -> EventAccepted:
+    """Published on chain.feedback.v1; once the workers apply it, `other_id` is no longer suggested to
+    `entity_id` and partnerships pairing them rank lower. An `other_id` that is not stored, or that the
+    key may not see, is a 404."""
+    me = own_profile(caller, matcher, entity_id)
+    if body.other_id == me.id:
+        raise ProblemException(422, "the request is not valid",
+                               errors=[("an entity cannot refuse itself", "/other_id")])
+    other = matcher.get(body.other_id)
+    if other is None or not caller.may_see(other):
+        raise ProblemException(404, f"no entity {body.other_id!r}")
+    now = datetime.now(UTC)
+    event = new_event("chain.entity.feedback.submitted",
+                      {"entity_id": me.id, "other_id": other.id, "signal": body.signal,
+                       "by": caller.name or caller.entity_id or caller.role},
+                      id=str(uuid.uuid4()), source="chainmatch/api", time=now)
+    await request.app.state.backend.publish([to_record(event, topic_prefix=settings.topic_prefix, now=now)])
+    return EventAccepted(accepted=1, event_id=event.id)

@@ -231,3 +231,27 @@ async def test_events_depend_on_what_is_stored_not_on_where_batches_were_cut(tmp
         ids.append(sorted(e["id"] for e in pipeline.on("partnerships.v1")))
         pipeline.close()
     assert ids[0] == ids[1] and len(ids[0]) > 1
+
+
+async def test_feedback_is_applied_persisted_and_re_ranks_at_the_next_settle(tmp_path, hashing_embedder):
+    first = Pipeline(tmp_path, hashing_embedder)
+    # A second chip like the first, so the penalty changes which triad ranks first.
+    twin = make_event("chain.company.upserted", make_entity(id="chip-b", roles=["chip"], sectors=["healthcare"]))
+    await first.run([first.record(t, e) for t, e in [*trio(), ("companies.v1", twin)]])
+    [best, _] = first.matcher.partnerships(sector="healthcare")
+    feedback = make_event("chain.entity.feedback.submitted", {
+        "entity_id": "app-a", "other_id": best["chip"]["id"], "signal": "not_interested", "by": "Ada"})
+    await first.run([first.record("feedback.v1", feedback, key="app-a")])
+    updated = [e for e in first.on("partnerships.v1") if e["data"]["id"] == best["id"]][-1]
+    assert updated["type"] == "chain.partnership.updated" and updated["data"]["score_breakdown"]["feedback"] == -0.2
+    assert best["chip"]["id"] not in [s.profile.id for s in first.matcher.suggest("app-a")]
+    assert [doc["other_id"] for _, doc in first.state.items("feedback")] == [best["chip"]["id"]]
+    unknown = make_event("chain.entity.feedback.submitted", {
+        "entity_id": "app-a", "other_id": "nobody", "signal": "not_interested"})
+    await first.handler.handle([first.record("feedback.v1", unknown, key="app-a")])
+    assert dict(first.published[-1][3])["error.class"] == b"UnknownEntity"
+    first.close()
+    again = Pipeline(tmp_path, hashing_embedder)
+    assert best["chip"]["id"] not in [s.profile.id for s in again.matcher.suggest("app-a")]
+    assert again.matcher.partnership(best["id"])["score_breakdown"]["feedback"] == -0.2
+    again.close()

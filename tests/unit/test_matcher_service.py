@@ -96,7 +96,7 @@ def test_partnerships_hold_one_member_per_role_in_a_shared_sector(matcher):
 def test_not_interested_excludes_the_other_from_suggestions(matcher):
     matcher.apply([Upsert(company(id="chip-1")), Upsert(company(id="algo-1", roles=["algorithm"])),
                    Upsert(company(id="algo-2", roles=["algorithm"]))])
-    matcher.record_not_interested("chip-1", "algo-1")
+    assert matcher.not_interested("chip-1", "algo-1")
     assert [s.profile.id for s in matcher.suggest("chip-1", roles=["algorithm"])] == ["algo-2"]
     assert "chip-1" in [s.profile.id for s in matcher.suggest("algo-1")]
 
