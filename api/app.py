@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import problems
+from api.body_limit import BodyLimit
 from api.deps import Backend
-from api.routes import entities, events, health, partnerships, stats
+from api.routes import entities, events, health, open_platform, partnerships, stats
 from chainmatch.settings import Settings
 
 
@@ -19,6 +20,8 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     app.state.settings = settings
     app.state.backend = backend
     problems.install(app)
+    app.add_middleware(BodyLimit)
     for module in (health, events, entities, partnerships, stats):
         app.include_router(module.router)
+    app.include_router(open_platform.router)
     return app
