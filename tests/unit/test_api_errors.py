@@ -86,7 +86,7 @@ def test_a_body_over_1_mib_is_a_413_problem_on_any_route(client, partnership_id)
         assert_problem(client.post(path, content=too_big, headers={**STAFF, "content-type": "application/json"}), 413)
 
 
-def test_a_chunked_body_is_counted_as_it_arrives(client):
+def test_a_chunked_body_is_counted_as_it_arrives(client, partnership_id):
     def chunks(total: int):
         sent = 0
         while sent < total:
@@ -94,9 +94,10 @@ def test_a_chunked_body_is_counted_as_it_arrives(client):
             sent += 65536
 
     headers = {**STAFF, "content-type": "application/json"}
-    response = client.post("/v1/events", content=chunks(MAX_BODY + 65536), headers=headers)
-    assert "content-length" not in response.request.headers
-    assert_problem(response, 413)
+    for path in ("/v1/events", f"/v1/partnerships/{partnership_id}/decision"):
+        response = client.post(path, content=chunks(MAX_BODY + 65536), headers=headers)
+        assert "content-length" not in response.request.headers
+        assert_problem(response, 413)
     # Just under the limit is read whole, and fails for what it is (whitespace is no JSON), not for its size.
     assert_problem(client.post("/v1/events", content=chunks(MAX_BODY - 65536), headers=headers), 400)
 
