@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import problems
+from api.body_limit import BodyLimit
 from api.deps import Backend
-from api.routes import chain, entities, events, health, partnerships, stats
+from api.routes import chain, entities, events, health, open_platform, partnerships, stats
 from chainmatch.settings import Settings
 
 
@@ -19,6 +20,7 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     app.state.settings = settings
     app.state.backend = backend
     problems.install(app)
-    for module in (health, events, entities, partnerships, chain, stats):
+    app.add_middleware(BodyLimit)
+    for module in (health, events, entities, partnerships, chain, stats, open_platform):
         app.include_router(module.router)
     return app

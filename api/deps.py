@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Caller, find_key
 from api.problems import ProblemException
@@ -49,9 +50,13 @@ def get_matcher(backend: BackendDep) -> Matcher:
 MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 
 
-def get_caller(request: Request, settings: SettingsDep) -> Caller:
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    spec = find_key(settings.api_keys, presented.strip()) if scheme.lower() == "bearer" else None
+# Declares the scheme in the OpenAPI (the docs' Authorize button); our own check below answers the 401.
+bearer = HTTPBearer(auto_error=False, description="An API key: staff, platform or company (CONTRACT section 4)")
+
+
+def get_caller(request: Request, settings: SettingsDep,
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    spec = find_key(settings.api_keys, credentials.credentials.strip()) if credentials is not None else None
     if spec is None:
         raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": "Bearer"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -17,6 +19,7 @@ TITLES = {
     405: "Method Not Allowed", 413: "Content Too Large", 415: "Unsupported Media Type",
     422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
 }
+_COMPONENTS = "#/components/schemas/"
 
 
 class ProblemError(BaseModel):
@@ -51,6 +54,15 @@ def problem_response(status: int, detail: str, *, errors: Sequence[tuple[str, st
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for an operation's problem responses: application/problem+json only."""
+    return {
+        status: {"description": TITLES.get(status, "Error"),
+                 "content": {PROBLEM_JSON: {"schema": {"$ref": _COMPONENTS + "Problem"}}}}
+        for status in statuses
+    }
+
+
 def _pointer(location: Sequence[Any]) -> str:
     """FastAPI's ('body', 'data', 0) -> '/data/0'; query and path members keep their source."""
     parts = [str(part).replace("~", "~0").replace("/", "~1") for part in location]
@@ -59,13 +71,15 @@ def _pointer(location: Sequence[Any]) -> str:
     return "/" + "/".join(parts) if parts else ""
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for an operation's problem responses."""
-    return {
-        status: {"model": Problem, "description": TITLES.get(status, "Error"),
-                 "content": {PROBLEM_JSON: {}}}
-        for status in statuses
-    }
+def _validation_problem(exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    syntax = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if syntax is not None:
+        # FastAPI reports unparsable JSON as a validation error at a character offset, which is no pointer.
+        reason = (syntax.get("ctx") or {}).get("error", "invalid")
+        return problem_response(400, f"the body is not valid JSON: {reason} at character {syntax['loc'][-1]}")
+    return problem_response(422, "the request is not valid",
+                            errors=[(e.get("msg", "invalid"), _pointer(e.get("loc", ()))) for e in errors])
 
 
 def install(app: FastAPI) -> None:
@@ -79,5 +93,43 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [(e.get("msg", "invalid"), _pointer(e.get("loc", ()))) for e in exc.errors()]
-        return problem_response(422, "the request is not valid", errors=errors)
+        return _validation_problem(exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback and re-raises after this answer; the client learns nothing internal.
+        return problem_response(500, "an unexpected error occurred; it has been logged")
+
+    _document(app)
+
+
+def _document(app: FastAPI) -> None:
+    """Adds to the OpenAPI what the app-wide handlers answer on every operation, so no route repeats it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build()
+        if fresh:
+            _add_problems(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_problems(document: dict[str, Any]) -> None:
+    _, schemas = models_json_schema([(Problem, "serialization")], ref_template=_COMPONENTS + "{model}")
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components.update(schemas["$defs"])
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation["responses"]
+            if "422" in responses:  # FastAPI's own entry says application/json; the handler above answers this
+                responses["422"] = problem_responses(422)[422]
+            if "requestBody" in operation:
+                for status in (400, 413, 422):
+                    responses.setdefault(str(status), problem_responses(status)[status])
+            responses.setdefault("500", problem_responses(500)[500])
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shapes, if nothing else uses them
+        if f'"{_COMPONENTS}{name}"' not in json.dumps(document):
+            components.pop(name, None)
