@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.deps import Backend
-from api.routes import entities, events, health, partnerships, stats
+from api.routes import entities, events, health, partnerships, stats, stream, subscriptions
 from chainmatch.settings import Settings
 
 
@@ -19,6 +19,7 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     app.state.settings = settings
     app.state.backend = backend
     problems.install(app)
-    for module in (health, events, entities, partnerships, stats):
+    # stream before partnerships: /v1/partnerships/{id} would take /v1/partnerships/stream
+    for module in (health, events, entities, stream, partnerships, stats, subscriptions):
         app.include_router(module.router)
     return app

@@ -12,6 +12,7 @@ from api.problems import ProblemException
 from chainmatch.settings import Settings
 from matcher.service import Matcher
 from schemas.cloudevents import Record
+from subscribers.hub import Subscribers
 
 
 class Backend(Protocol):
@@ -25,6 +26,9 @@ class Backend(Protocol):
     def stats(self) -> dict[str, int]: ...
 
     async def publish(self, records: Sequence[Record]) -> None: ...
+
+    def subscribers(self) -> Subscribers | None:
+        """The SSE window and webhook subscriptions; None until started."""
 
 
 def get_settings(request: Request) -> Settings:
@@ -49,9 +53,24 @@ def get_matcher(backend: BackendDep) -> Matcher:
 MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 
 
-def get_caller(request: Request, settings: SettingsDep) -> Caller:
+def get_subscribers(backend: BackendDep) -> Subscribers:
+    subscribers = backend.subscribers()
+    if subscribers is None:
+        raise ProblemException(503, "the subscribers' store is still starting", headers={"Retry-After": "5"})
+    return subscribers
+
+
+SubscribersDep = Annotated[Subscribers, Depends(get_subscribers)]
+
+
+def presented_key(request: Request) -> str:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    spec = find_key(settings.api_keys, presented.strip()) if scheme.lower() == "bearer" else None
+    return presented.strip() if scheme.lower() == "bearer" else ""
+
+
+def get_caller(request: Request, settings: SettingsDep) -> Caller:
+    presented = presented_key(request)
+    spec = find_key(settings.api_keys, presented) if presented else None
     if spec is None:
         raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": "Bearer"})

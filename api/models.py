@@ -96,6 +96,4 @@ def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
 def partnership_public(record: dict[str, Any], caller: Caller) -> PartnershipPublic:
     """Members the caller may not see are redacted; triad reasons never name a member."""
     policies = {role: record[role]["data_policy"] for role in ("chip", "algorithm", "application")}
-    visible = lambda member_id, data_policy: (  # noqa: E731
-        caller.entity_id == member_id or caller.may_see_policy(data_policy))
-    return PartnershipPublic(**redact_partnership(public_data(record), policies, visible=visible))
+    return PartnershipPublic(**redact_partnership(public_data(record), policies, visible=caller.may_see_member))
