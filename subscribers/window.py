@@ -65,10 +65,12 @@ class EventWindow:
             added = 0
             for event in events:
                 sectors = known_sectors(db, event)
+                # Not INSERT OR IGNORE: an ignored insert still takes a sequence number.
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO window_events (event_id, type, sectors, body) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO window_events (event_id, type, sectors, body) SELECT ?, ?, ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM window_events WHERE event_id = ?)",
                     (str(event["id"]), str(event["type"]), None if sectors is None else json.dumps(sectors),
-                     json.dumps(event, ensure_ascii=False, separators=(",", ":"))))
+                     json.dumps(event, ensure_ascii=False, separators=(",", ":")), str(event["id"])))
                 added += cursor.rowcount
             save_offsets(db, self.CONSUMER, offsets or {})
             if added:
