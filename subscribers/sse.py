@@ -24,8 +24,8 @@ async def stream(window: EventWindow, *, viewer: Viewer, filter: EventFilter, la
     """Frames for one client: what it missed since `last_event_id` (after `reset` when part of it is
     gone from the window), then live events, with a comment every `keepalive_s` when idle. Without
     `last_event_id` it starts with the next event. Ends when the client goes (the task is cancelled)."""
+    first, last = await asyncio.to_thread(window.bounds)  # before the first frame: once it shows, the cursor is set
     yield f"retry: {RETRY_MS}\n\n"
-    first, last = await asyncio.to_thread(window.bounds)
     if last_event_id is None:
         cursor = last
     elif last_event_id < first - 1 or last_event_id > last:
