@@ -185,3 +185,31 @@ def test_events_from_the_broker_reach_sse_and_webhooks_once_across_a_restart(tmp
     producer.close()
     assert sorted(r.headers["webhook-id"] for r in receiver.received) == sorted(e["id"] for e in sent)
     assert len(got) == 6
+
+
+async def test_the_runtime_starts_the_window_feeder_when_the_api_runs(tmp_path, broker):
+    import asyncio
+
+    from chainmatch.bootstrap import Runtime
+    from matcher.adapters.hashing_embedder import HashingEmbedder
+    from matcher.adapters.memory_store import MemoryStore
+
+    prefix = f"r{uuid.uuid4().hex[:8]}."
+    ensure_topics(broker.bootstrap, [f"{prefix}partnerships.v1"], partitions=2)
+    settings = Settings(api_keys=KEYS, data_dir=tmp_path, topic_prefix=prefix, kafka_bootstrap=broker.bootstrap)
+    runtime = Runtime(settings, run_workers=False, embedder=HashingEmbedder(dimension=32), store=MemoryStore())
+    event = make_partnership_event()
+    async with runtime.lifespan(None):
+        for _ in range(100):
+            if runtime.subscribers() is not None:
+                break
+            await asyncio.sleep(0.1)
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False)
+        producer.send(f"{prefix}partnerships.v1", key=b"k", value=json.dumps(event).encode()).get(timeout=10)
+        producer.close()
+        hub = runtime.subscribers()
+        for _ in range(100):
+            if hub.window.after(0):
+                break
+            await asyncio.sleep(0.1)
+        assert [e.event["id"] for e in hub.window.after(0)] == [event["id"]]
