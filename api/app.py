@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from api import problems
 from api.body_limit import BodyLimit
 from api.deps import Backend
-from api.routes import chain, entities, events, health, open_platform, partnerships, stats
+from api.routes import chain, entities, events, health, open_platform, partnerships, stats, stream, subscriptions
 from chainmatch.settings import Settings
 
 
@@ -21,6 +21,7 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     app.state.backend = backend
     problems.install(app)
     app.add_middleware(BodyLimit)
-    for module in (health, events, entities, partnerships, chain, stats, open_platform):
+    # stream before partnerships: /v1/partnerships/{id} would take /v1/partnerships/stream
+    for module in (health, events, entities, stream, partnerships, chain, stats, subscriptions, open_platform):
         app.include_router(module.router)
     return app

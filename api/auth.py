@@ -28,6 +28,10 @@ class Caller:
             return True
         return self.may_see_policy(profile.data_policy)
 
+    def may_see_member(self, member_id: str, data_policy: str) -> bool:
+        """A partnership member: a company always sees itself."""
+        return self.entity_id == member_id or self.may_see_policy(data_policy)
+
     def may_see_policy(self, data_policy: str) -> bool:
         return policy.may_see(viewer_region=self.region, data_policy=data_policy,
                               sees_everything=self.sees_everything)

@@ -13,6 +13,7 @@ from api.problems import ProblemException
 from chainmatch.settings import Settings
 from matcher.service import Matcher
 from schemas.cloudevents import Record
+from subscribers.hub import Subscribers
 
 
 class Backend(Protocol):
@@ -26,6 +27,9 @@ class Backend(Protocol):
     def stats(self) -> dict[str, int]: ...
 
     async def publish(self, records: Sequence[Record]) -> None: ...
+
+    def subscribers(self) -> Subscribers | None:
+        """The SSE window and webhook subscriptions; None until started."""
 
 
 def get_settings(request: Request) -> Settings:
@@ -50,13 +54,32 @@ def get_matcher(backend: BackendDep) -> Matcher:
 MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 
 
+def get_subscribers(backend: BackendDep) -> Subscribers:
+    subscribers = backend.subscribers()
+    if subscribers is None:
+        raise ProblemException(503, "the subscribers' store is still starting", headers={"Retry-After": "5"})
+    return subscribers
+
+
+SubscribersDep = Annotated[Subscribers, Depends(get_subscribers)]
+
+
 # Declares the scheme in the OpenAPI (the docs' Authorize button); our own check below answers the 401.
 bearer = HTTPBearer(auto_error=False, description="An API key: staff, platform or company (CONTRACT section 4)")
 
 
-def get_caller(request: Request, settings: SettingsDep,
-               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    spec = find_key(settings.api_keys, credentials.credentials.strip()) if credentials is not None else None
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def presented_key(credentials: BearerDep) -> str:
+    return credentials.credentials.strip() if credentials is not None else ""
+
+
+PresentedKeyDep = Annotated[str, Depends(presented_key)]
+
+
+def get_caller(request: Request, settings: SettingsDep, presented: PresentedKeyDep) -> Caller:
+    spec = find_key(settings.api_keys, presented) if presented else None
     if spec is None:
         raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": "Bearer"})

@@ -113,27 +113,23 @@ def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
                             reasons=list(suggestion.reasons), score_breakdown=dict(suggestion.score_breakdown))
 
 
-def partnership_public(record: dict[str, Any], caller: Caller, *, project: Profile | None = None
+def partnership_public(record: dict[str, Any], caller: Caller, *, owned_projects: frozenset[str] = frozenset()
                        ) -> PartnershipPublic:
     """Members the caller may not see are redacted, and the project id unless the caller may see the
-    project (`project`: the stored one; when it is gone, only a key that sees everything keeps the id)
-    or owns it; triad reasons never name a member."""
-    policies = {role: record[role]["data_policy"] for role in ("chip", "algorithm", "application")}
-    own = {caller.entity_id} - {None}
-    if record.get("project_id"):
-        policies["project"] = project.data_policy if project is not None else "unknown"
-        if project is not None and own and project.data.get("owner_id") in own:
-            own.add(project.id)
+    project or owns it (`owned_projects`); triad reasons never name a member."""
+    own = {caller.entity_id, *owned_projects} - {None}
     visible = lambda profile_id, data_policy: (  # noqa: E731
         profile_id in own or caller.may_see_policy(data_policy))
-    return PartnershipPublic(**redact_partnership(public_data(record), policies, visible=visible))
+    return PartnershipPublic(**redact_partnership(public_data(record), visible=visible))
 
 
 def partnerships_public(records: Sequence[dict[str, Any]], caller: Caller, matcher: Matcher) -> list[PartnershipPublic]:
-    """Each record redacted for the caller, their projects read in one call."""
-    wanted = sorted({r["project_id"] for r in records if r.get("project_id")})
-    projects = {p.id: p for p in matcher.profiles(wanted)} if wanted else {}
-    return [partnership_public(r, caller, project=projects.get(r.get("project_id"))) for r in records]
+    """Each record redacted for the caller; for a company key, the projects it owns are read in one call."""
+    owned: frozenset[str] = frozenset()
+    if caller.entity_id is not None:
+        wanted = sorted({r["project_id"] for r in records if r.get("project_id")})
+        owned = frozenset(p.id for p in matcher.profiles(wanted) if p.data.get("owner_id") == caller.entity_id)
+    return [partnership_public(r, caller, owned_projects=owned) for r in records]
 
 
 def chain_public(gaps: ChainGaps) -> ChainPublic:

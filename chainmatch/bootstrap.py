@@ -69,9 +69,14 @@ class Runtime:
         self._publisher: Any = None
         self._failure: str | None = None
         self._seed = seed
+        self._subscribers: Any = None
 
     def matcher(self) -> Matcher | None:
         return self._matcher
+
+    def subscribers(self) -> Any:
+        """subscribers.hub.Subscribers once the broker answers; None before."""
+        return self._subscribers
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         components = {
@@ -124,6 +129,7 @@ class Runtime:
             await publisher.start()
             stack.push_async_callback(publisher.stop)
             self._publisher = publisher
+            await self._start_subscribers(stack)
             if self._embedder is None:
                 self._embedder = await asyncio.to_thread(build_embedder, self.settings)
             if self._store is None:
@@ -151,6 +157,16 @@ class Runtime:
             log.exception("startup failed")
             progress(f"startup failed: {self._failure}")
 
+    async def _start_subscribers(self, stack: contextlib.AsyncExitStack) -> None:
+        """SSE and webhooks, fed by the partnership topic in the background."""
+        from subscribers.hub import Subscribers
+
+        hub = await asyncio.to_thread(Subscribers, self.settings)
+        stack.callback(hub.close)
+        task = asyncio.create_task(hub.run(self.settings.bootstrap))
+        stack.push_async_callback(_cancel, task)
+        self._subscribers = hub
+
     async def _publish_seed(self, matcher: Matcher, timeout_s: float = 600) -> None:
         """Publish the seed events like any producer would, then report until the matcher has them."""
         from schemas.cloudevents import parse_structured, to_record
@@ -167,3 +183,9 @@ class Runtime:
             if stored == len(ids):
                 return
             await asyncio.sleep(3)
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

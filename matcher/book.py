@@ -13,7 +13,7 @@ import bisect
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from matcher.lexical import terms
@@ -37,8 +37,6 @@ class PartnershipEvent:
     revision: int
     data: dict[str, Any]
     at: str = ""
-    # Each member's data_policy, so every edge can redact the event for its audience.
-    policies: dict[str, str] = field(default_factory=dict)
 
     @property
     def event_id(self) -> str:
@@ -124,7 +122,8 @@ class PartnershipBook:
                 if not any(materially_changed(record["rejected_members"][r], members[r]) for r in members):
                     continue
                 fresh = True
-            update = {**members, "project_id": triad.project_id, "sectors": list(triad.sectors),
+            update = {**members, "project_id": triad.project_id, "project_data_policy": triad.project_data_policy,
+                      "sectors": list(triad.sectors),
                       "score": triad.score, "reasons": list(triad.reasons),
                       "score_breakdown": dict(triad.score_breakdown), "rank": rank}
             if fresh:
@@ -168,9 +167,8 @@ class PartnershipBook:
         self._records[pid] = record
         self._dirty.add(pid)
         self._version += 1
-        policies = {r: record[r]["data_policy"] for r in ("chip", "algorithm", "application") if r in record}
         return PartnershipEvent(kind, pid, record["revision"], {**public_data(record), "revision": record["revision"]},
-                                now, policies)
+                                now)
 
     def _withdraw(self, pid: str, now: str, reason: str) -> PartnershipEvent:
         event = self._bump(pid, "withdrawn", now, {"status": "withdrawn"})

@@ -48,20 +48,26 @@ def visible_policies(*, viewer_region: str | None, sees_everything: bool = False
             if may_see(viewer_region=viewer_region, data_policy=p, sees_everything=sees_everything)]
 
 
-def redact_partnership(data: dict, policies: dict[str, str], *, visible: Callable[[str, str], bool]) -> dict:
-    """The Partnership with every member the viewer may not see reduced to {"redacted", "roles"}, and
-    its `project_id` set to null when `policies` holds the project's policy under "project" and the
-    viewer may not see the project.
+MEMBER_ROLES = ("chip", "algorithm", "application")
+UNKNOWN_POLICY = "unknown"
 
-    `visible(id, data_policy)` decides; triad reasons speak only of sectors, never of a member.
+
+def redact_partnership(data: dict, *, visible: Callable[[str, str], bool]) -> dict:
+    """The Partnership with every member the viewer may not see reduced to {"redacted", "roles"}, and
+    `project_id` null when the viewer may not see the project: the one redaction of every edge (API,
+    public topic, SSE, webhooks).
+
+    The policies travel in the data: each member's `data_policy` and the `project_data_policy`; a
+    missing one counts as the strictest. `visible(id, data_policy)` decides; triad reasons speak
+    only of sectors, never of a member.
     """
     out = dict(data)
-    for role, data_policy in policies.items():
-        if role == "project":
-            if data.get("project_id") and not visible(data["project_id"], data_policy):
-                out["project_id"] = None
-            continue
+    for role in MEMBER_ROLES:
         member = data.get(role)
-        if isinstance(member, dict) and "id" in member and not visible(member["id"], data_policy):
+        if isinstance(member, dict) and "id" in member and not visible(
+                member["id"], member.get("data_policy", UNKNOWN_POLICY)):
             out[role] = {"redacted": True, "roles": list(member.get("roles", []))}
+    if data.get("project_id") and not visible(data["project_id"], data.get("project_data_policy", UNKNOWN_POLICY)):
+        out["project_id"] = None
+        out.pop("project_data_policy", None)
     return out

@@ -42,6 +42,8 @@ class Triad:
     score: float
     score_breakdown: dict[str, float]
     reasons: tuple[str, ...] = field(default=())
+    # Travels with the partnership so every edge can redact the project id for its audience.
+    project_data_policy: str | None = None
 
     def members(self) -> tuple[Profile, Profile, Profile]:
         return self.chip, self.algorithm, self.application
@@ -115,11 +117,12 @@ def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | 
     project_id = anchor.profile.id if anchor else None
     # A project's own feedback counts too: it is a party to the partnership.
     party = ids | {project_id} if project_id else ids
-    if any(a in party and b in party for a, b in penalised_pairs):
+    if any((a, b) in penalised_pairs for a in party for b in party if a != b):
         breakdown["feedback"] = -0.2
     return Triad(
         id=partnership_id(ids, project_id), chip=chip.profile, algorithm=alg.profile, application=app.profile,
         sectors=sectors, project_id=project_id, score=round(sum(breakdown.values()), 6),
+        project_data_policy=anchor.profile.data_policy if anchor else None,
         score_breakdown=breakdown, reasons=tuple(f"all three work in {s.replace('_', ' ')}" for s in sectors),
     )
 

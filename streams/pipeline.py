@@ -89,9 +89,8 @@ def partnership_records(events: Sequence[PartnershipEvent], prefix: str) -> dict
         time = datetime.fromisoformat(event.at)
         full = new_event(f"chain.partnership.{event.kind}", event.data, id=event.event_id, source=SOURCE,
                          subject=event.partnership_id, time=time)
-        public_data = policy.redact_partnership(
-            event.data, event.policies, visible=lambda _id, data_policy: policy.may_see(
-                viewer_region=None, data_policy=data_policy))
+        public_data = policy.redact_partnership(event.data, visible=lambda _id, data_policy: policy.may_see(
+            viewer_region=None, data_policy=data_policy))
         public = new_event(full.type, public_data, id=event.event_id, source=SOURCE,
                            subject=event.partnership_id, time=time)
         topic, key, value, headers = to_record(full, topic_prefix=prefix, now=time)

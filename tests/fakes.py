@@ -10,13 +10,18 @@ from matcher.service import Matcher
 class FakeBackend:
     """The real matcher over the in-memory store; publishes are recorded instead of sent."""
 
-    def __init__(self):
+    def __init__(self, subscribers=None):
+        self._subscribers = subscribers
         self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
         self._matcher.ensure_model()
         self.published = []
 
     def matcher(self):
         return self._matcher
+
+    def subscribers(self):
+        """A real subscribers.hub.Subscribers over a tmp data dir, when the test gives one."""
+        return self._subscribers
 
     def health(self):
         return True, {"broker": "ok"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import schemathesis
 from builders import make_entity, make_project
 from fakes import FakeBackend
@@ -13,6 +16,7 @@ from api.app import create_app
 from chainmatch.settings import ApiKey, Settings
 from matcher.model import Profile, Upsert
 from schemas import schema_names
+from subscribers.hub import Subscribers
 
 KEYS = {
     "staff-key": ApiKey(role="staff", name="Ada"),
@@ -21,15 +25,25 @@ KEYS = {
 STREAMS = r"^/v1/partnerships/stream$"  # an endless SSE response: nothing to validate example by example
 
 
+# The subscriptions' store lives in a data dir; one for the whole module, removed at exit.
+DATA_DIR = tempfile.TemporaryDirectory(prefix="fuzz-")
+
+
+def public_resolver(host: str, port: int) -> list[str]:
+    """Every webhook host resolves to a public address, so valid subscriptions are created."""
+    return ["93.184.216.34"]
+
+
 def seeded_app():
-    backend = FakeBackend()
+    settings = Settings(api_keys=KEYS, data_dir=Path(DATA_DIR.name))
+    backend = FakeBackend(subscribers=Subscribers(settings, resolver=public_resolver))
     backend.matcher().apply([
         Upsert(Profile.from_data("company", make_entity(id="chip-1", roles=["chip"], region="HK"))),
         Upsert(Profile.from_data("company", make_entity(id="algo-1", roles=["algorithm"], data_policy="gba_only"))),
         Upsert(Profile.from_data("lab", make_entity(id="app-1", roles=["application"], region="US"))),
         Upsert(Profile.from_data("project", make_project(id="proj-1", owner_id="chip-1"))),
     ])
-    return create_app(settings=Settings(api_keys=KEYS), backend=backend)
+    return create_app(settings=settings, backend=backend)
 
 
 def known_ids(app) -> dict:
