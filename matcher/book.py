@@ -148,6 +148,33 @@ class PartnershipBook:
                 events.append(self._withdraw(pid, now, f"fell out of the top {RETAINED}"))
         return events
 
+    def absorb(self, event_type: str, data: Mapping[str, Any], *, at: str = "") -> bool:
+        """Keep the book as a reader of the full partnership topic that computes no triads itself (the
+        API process of a split deployment): an event's data is the whole record at its revision, a
+        withdrawal sets the status. The highest revision of each id wins, so a repeated or older
+        event changes nothing, and neither does a withdrawal of a partnership the book never held
+        (a compacted topic may keep only that). `at`: the event's time, for a withdrawal's
+        `updated_at`. Returns whether the book changed."""
+        kind = event_type.rsplit(".", 1)[-1]
+        pid, revision = data.get("id"), data.get("revision")
+        if kind not in ("recommended", "updated", "decided", "withdrawn") or not isinstance(pid, str) \
+                or not isinstance(revision, int) or isinstance(revision, bool):
+            return False
+        record = self._records.get(pid)
+        if record is not None and record["revision"] >= revision:
+            return False
+        if kind == "withdrawn":
+            if record is None:
+                return False
+            record = {**record, "status": "withdrawn", "revision": revision,
+                      "updated_at": at or record.get("updated_at")}
+        else:
+            record = dict(data)
+        self._records[pid] = record
+        self._dirty.add(pid)
+        self._version += 1
+        return True
+
     def decide(self, partnership_id: str, *, decision: str, note: str, by: str,
                at: str) -> PartnershipEvent | None:
         """Apply a staff decision; None when there is no such partnership."""

@@ -159,6 +159,11 @@ class Matcher:
         """A staff decision; None when no such partnership was ever proposed."""
         return self._book.decide(partnership_id, decision=decision, note=note, by=by, at=at or _now())
 
+    def absorb(self, event_type: str, data: dict[str, Any], *, at: str = "") -> bool:
+        """A partnership event read from the full topic, for a matcher that serves partnerships it does
+        not compute (matcher.book.PartnershipBook.absorb); persisted by the next `persist`."""
+        return self._book.absorb(event_type, data, at=at)
+
     def persist(self, extra: Mapping[str, Mapping[str, dict[str, Any]]] | None = None) -> None:
         """Write the changed partnership records, the new feedback and the caller's `extra` tables in one
         transaction."""
