@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chainmatch.settings import Settings
-from matcher.ports import Embedder, VectorStore
+from matcher.ports import Embedder, StoreInfo, VectorStore
 from matcher.service import Matcher
 from schemas.cloudevents import Record
 
@@ -41,35 +41,68 @@ def build_store(settings: Settings) -> VectorStore:
 
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         return QdrantServerStore.from_url(settings.qdrant_url, api_key, settings.collection)
-    from matcher.adapters.edge_store import EdgeStore
-
-    return EdgeStore(settings.data_dir / "store")
+    return open_embedded_store(settings)
 
 
 def topic_names(settings: Settings) -> list[str]:
     return [settings.topic(name) for name in ALL_TOPICS]
 
 
-class Runtime:
-    """The running system as the API sees it (api.deps.Backend): started in the API's lifespan.
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """The partnership topics are event-sourced by partnership id (each event carries the whole
+    record), so the latest event per key is all a reader needs: compacted, they stay small."""
+    compacted = ("partnerships.v1", "partnerships.public.v1")
+    return {settings.topic(name): {"cleanup.policy": "compact"} for name in compacted}
 
-    Startup runs in the background so that /healthz answers 503 while the model loads.
+
+class StoreInUse(RuntimeError):
+    """The embedded store is open in another process."""
+
+
+def open_embedded_store(settings: Settings) -> VectorStore:
+    """The Edge store under the data dir, opened at once so that a second process fails fast."""
+    from matcher.adapters.edge_store import EdgeStore, StoreLocked
+
+    try:
+        return EdgeStore(settings.data_dir / "store")
+    except StoreLocked as error:
+        raise StoreInUse(
+            f"{error}: the embedded vector store takes one process at a time. Stop that process, or, to run "
+            "`chainmatch worker` and `chainmatch api` apart, point both at a Qdrant server with "
+            "CHAINMATCH_QDRANT_URL.") from None
+
+
+class Runtime:
+    """The running system, started in the lifespan of the app that serves it: the API app
+    (api.deps.Backend) in `chainmatch up` and `chainmatch api`, the health app (chainmatch.health) in
+    `chainmatch worker`. The worker and the API processes share only Kafka and the vector store.
+
+    `run_workers`: the stream workers run here, over a matcher whose partnership book is theirs
+    (data_dir/state.db). `serve_api`: the API's own edges run here, the subscribers and, when the
+    workers run elsewhere, a read model of their partnerships (subscribers.partnerships). Startup runs
+    in the background, so /healthz answers 503 until it is done.
     """
 
-    def __init__(self, settings: Settings, *, run_workers: bool, embedder: Embedder | None = None,
-                 store: VectorStore | None = None, seed: Sequence[dict[str, Any]] = ()):
+    def __init__(self, settings: Settings, *, run_workers: bool, serve_api: bool = True,
+                 embedder: Embedder | None = None, store: VectorStore | None = None,
+                 seed: Sequence[dict[str, Any]] = ()):
         from streams.pipeline import PipelineState
 
         self.settings = settings
         self.run_workers = run_workers
+        self.serve_api = serve_api
         self.state = PipelineState()
         self._embedder = embedder
         self._store = store
+        # A store given by the caller is the caller's to close (tests share one between two runtimes).
+        self._owns_store = store is None
+        self._store_status = "starting"
         self._matcher: Matcher | None = None
         self._publisher: Any = None
         self._failure: str | None = None
         self._seed = seed
         self._subscribers: Any = None
+        self._read_model: Any = None
 
     def matcher(self) -> Matcher | None:
         return self._matcher
@@ -82,9 +115,12 @@ class Runtime:
         components = {
             "broker": "ok" if self._publisher is not None else "starting",
             "model": "ok" if self._matcher is not None else "starting",
-            "store": "ok" if self._matcher is not None else "starting",
+            "store": "ok" if self._matcher is not None else self._store_status,
             "workers": ("ok" if self.state.assigned else "starting") if self.run_workers else "not run here",
         }
+        if not self.run_workers:
+            components["partnerships"] = (
+                "ok" if self._read_model is not None and self._read_model.caught_up else "reading their topic")
         for agent, reason in self.state.crashed.items():
             components["workers"] = f"agent {agent} died: {reason}"
         if self._failure:
@@ -93,6 +129,7 @@ class Runtime:
         return ready, components
 
     def stats(self) -> dict[str, int]:
+        """What the workers of this process did; zero in an API that runs apart from them."""
         return {"events_processed": self.state.events_processed, "deadlettered": self.state.deadlettered}
 
     async def publish(self, records: Sequence[Record]) -> None:
@@ -114,14 +151,10 @@ class Runtime:
                     await task
         if self._store is not None:
             self._store.flush()
-            self._store.close()
+            if self._owns_store:
+                self._store.close()
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
-        from faust.contrib.asgi import faust_app_running
-
-        from matcher.adapters.sqlite_state import SqliteState
-        from streams.app import create_app as create_stream_app
-        from streams.pipeline import BatchHandler
         from streams.publisher import KafkaPublisher
 
         try:
@@ -129,23 +162,16 @@ class Runtime:
             await publisher.start()
             stack.push_async_callback(publisher.stop)
             self._publisher = publisher
-            await self._start_subscribers(stack)
+            if self.serve_api:
+                await self._start_subscribers(stack)
             if self._embedder is None:
                 self._embedder = await asyncio.to_thread(build_embedder, self.settings)
             if self._store is None:
                 self._store = await asyncio.to_thread(build_store, self.settings)
-            state = SqliteState(self.settings.data_dir / "state.db")
-            stack.callback(state.close)
-            matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
-            await asyncio.to_thread(matcher.ensure_model)
             if self.run_workers:
-                handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
-                                       prefix=self.settings.topic_prefix, counters=self.state)
-                stream_app = create_stream_app(self.settings, handler, self.state)
-                # Runs once the workers have stopped (the stack unwinds in reverse): what the last
-                # batches changed is settled and published before the broker connection closes.
-                stack.push_async_callback(handler.settle)
-                await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
+                matcher = await self._start_workers(stack, publisher)
+            else:
+                matcher = await self._start_read_model(stack)
             self._matcher = matcher
             progress("ready")
             if self._seed:
@@ -156,6 +182,53 @@ class Runtime:
             self._failure = f"{type(error).__name__}: {error}"
             log.exception("startup failed")
             progress(f"startup failed: {self._failure}")
+
+    async def _start_workers(self, stack: contextlib.AsyncExitStack, publisher: Any) -> Matcher:
+        """The faust app over a matcher that computes the partnerships and keeps them in state.db."""
+        from faust.contrib.asgi import faust_app_running
+
+        from matcher.adapters.sqlite_state import SqliteState
+        from streams.app import create_app as create_stream_app
+        from streams.pipeline import BatchHandler
+
+        state = SqliteState(self.settings.data_dir / "state.db")
+        stack.callback(state.close)
+        matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
+        await asyncio.to_thread(matcher.ensure_model)
+        handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
+                               prefix=self.settings.topic_prefix, counters=self.state)
+        stream_app = create_stream_app(self.settings, handler, self.state)
+        # Runs once the workers have stopped (the stack unwinds in reverse): what the last
+        # batches changed is settled and published before the broker connection closes.
+        stack.push_async_callback(handler.settle)
+        await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
+        return matcher
+
+    async def _start_read_model(self, stack: contextlib.AsyncExitStack) -> Matcher:
+        """A matcher that reads the store the workers write and serves the partnerships they publish.
+
+        It waits for the workers to create the collection for this model rather than create (or
+        re-embed) it itself: that is the workers' to do, and two writers would race."""
+        from matcher.adapters.sqlite_state import SqliteState
+        from subscribers.partnerships import STATE_FILE, PartnershipReadModel
+
+        wanted = StoreInfo(model=self._embedder.name, dimension=self._embedder.dimension)
+        while (info := await asyncio.to_thread(self._store.info)) != wanted:
+            self._store_status = (
+                "waiting for the workers to create the collection" if info is None else
+                f"holds vectors of {info.model} ({info.dimension}), not of {wanted.model}: waiting for the workers "
+                "to re-embed it (restart the API once they have), or set the same CHAINMATCH_MODEL for both")
+            await asyncio.sleep(1)
+        state = SqliteState(self.settings.data_dir / STATE_FILE)
+        stack.callback(state.close)
+        matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
+        await asyncio.to_thread(matcher.ensure_model)  # the collection is this model's: only rebuilds what derives
+        read_model = PartnershipReadModel(matcher, partnership_topic=self.settings.topic("partnerships.v1"),
+                                          feedback_topic=self.settings.topic("feedback.v1"))
+        task = asyncio.create_task(read_model.run(self.settings.bootstrap))
+        stack.push_async_callback(_cancel, task)
+        self._read_model = read_model
+        return matcher
 
     async def _start_subscribers(self, stack: contextlib.AsyncExitStack) -> None:
         """SSE and webhooks, fed by the partnership topic in the background."""

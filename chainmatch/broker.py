@@ -12,7 +12,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -198,10 +198,12 @@ class EmbeddedBroker:
         self.stop()
 
 
-def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 4, *, timeout_s: float = 30.0) -> None:
-    """Create the missing topics (replication: the broker's default), then wait until all have leaders.
+def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 4, *, timeout_s: float = 30.0,
+                  configs: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Create the missing topics (replication: the broker's default; `configs`: per topic, e.g.
+    cleanup.policy), then wait until all have leaders.
 
-    Existing topics are left alone, whatever their partition count.
+    Existing topics are left alone, whatever their partition count and configs.
     """
     if not topics:
         return
@@ -212,7 +214,9 @@ def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 4, *,
         existing = set(admin.list_topics())
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if missing:
-            spec = {t: {"num_partitions": partitions, "replication_factor": -1} for t in missing}
+            configs = configs or {}
+            spec = {t: {"num_partitions": partitions, "replication_factor": -1, "configs": dict(configs.get(t, {}))}
+                    for t in missing}
             # raise_errors=False: one topic created concurrently must not hide the others' results.
             result = admin.create_topics(spec, raise_errors=False)
             for topic in result["topics"]:

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from chainmatch.bootstrap import Runtime, progress, topic_names
+from chainmatch.bootstrap import Runtime, StoreInUse, open_embedded_store, progress, topic_configs, topic_names
 from chainmatch.settings import ApiKey, Settings
 
 
@@ -31,23 +32,41 @@ def _with_staff_key(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_keys": {key: ApiKey(role="staff", name="staff")}})
 
 
-def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True,
-           seed: Sequence[dict] = ()) -> None:
+def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True, seed: Sequence[dict] = ()) -> int:
+    """Serve the API app (`serve_api`) or the worker's health app, with the runtime in its lifespan."""
     import uvicorn
 
-    from api.app import create_app
     from chainmatch.broker import ensure_topics
 
-    ensure_topics(settings.bootstrap, topic_names(settings), settings.topic_partitions)
-    runtime = Runtime(settings, run_workers=run_workers, seed=seed)
-    app = create_app(settings=settings, backend=runtime, lifespan=runtime.lifespan)
-    host = settings.host if serve_api else "127.0.0.1"
-    progress(f"API on http://{host}:{settings.port}  (docs at /docs)")
-    # uvicorn re-raises the stop signal once it has shut down; with the default handler that would
-    # kill this process before it stops the broker, so the re-raised signal lands on a no-op instead.
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda *_: None)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=settings.port, log_level="warning")).run()
+    try:
+        # Opened before anything else, so a second process on the same embedded store stops at once.
+        store = None if settings.qdrant_url else open_embedded_store(settings)
+    except StoreInUse as error:
+        progress(str(error))
+        return 2
+    try:
+        ensure_topics(settings.bootstrap, topic_names(settings), settings.topic_partitions,
+                      configs=topic_configs(settings))
+        runtime = Runtime(settings, run_workers=run_workers, serve_api=serve_api, store=store, seed=seed)
+        if serve_api:
+            from api.app import create_app
+
+            app: Any = create_app(settings=settings, backend=runtime, lifespan=runtime.lifespan)
+            progress(f"API on http://{settings.host}:{settings.port}  (docs at /docs)")
+        else:
+            from chainmatch.health import create_health_app
+
+            app = create_health_app(runtime, lifespan=runtime.lifespan)
+            progress(f"workers; health on http://{settings.host}:{settings.port}/healthz")
+        # uvicorn re-raises the stop signal once it has shut down; with the default handler that would
+        # kill this process before it stops the broker, so the re-raised signal lands on a no-op instead.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, lambda *_: None)
+        uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")).run()
+    finally:
+        if store is not None:
+            store.close()
+    return 0
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -66,25 +85,24 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
         seed = demo_events()
     try:
-        _serve(settings, run_workers=True, seed=seed)
+        code = _serve(settings, run_workers=True, seed=seed)
     finally:
         if broker is not None:
             broker.stop()
     progress("stopped")
-    return 0
+    return code
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """The stream workers alone; their port serves only /healthz, for the orchestrator's probe."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # A worker still serves /healthz; its port is for the orchestrator's health check.
-    _serve(settings, run_workers=True, serve_api=False)
-    return 0
+    return _serve(settings, run_workers=True, serve_api=False)
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace) -> int:
+    """The API alone: the partnerships come from the workers' topic, the profiles from the shared store."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _serve(_with_staff_key(settings), run_workers=False)
-    return 0
+    return _serve(_with_staff_key(settings), run_workers=False)
 
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:

@@ -72,7 +72,10 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
 
 
 async def feed(*, bootstrap: str, topic: str, start_offsets: Callable[[], Offsets],
-               append: Callable[[Events, Offsets], Awaitable[None]]) -> None:
+               append: Callable[[Events, Offsets], Awaitable[None]], what: str = "appending to the SSE window",
+               caught_up: Callable[[], None] | None = None) -> None:
+    """Every partition of `topic`, from `start_offsets` (the beginning where it has none), into
+    `append`; `caught_up` is called once everything that was on the topic at the start is appended."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
@@ -85,11 +88,15 @@ async def feed(*, bootstrap: str, topic: str, start_offsets: Callable[[], Offset
                 consumer.seek(tp, stored[(tp.topic, tp.partition)])  # past the end (a new broker): earliest
             else:
                 await consumer.seek_to_beginning(tp)
+        ends = await consumer.end_offsets(partitions) if caught_up is not None else {}
         while True:
+            if ends and all([await consumer.position(tp) >= end for tp, end in ends.items()]):
+                caught_up()
+                ends = {}
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             if batches:
                 events, offsets = events_and_offsets(batches)
-                await until_done(lambda: append(events, offsets), "appending to the SSE window")  # noqa: B023
+                await until_done(lambda: append(events, offsets), what)  # noqa: B023
     finally:
         await consumer.stop()
 
