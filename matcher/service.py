@@ -256,6 +256,7 @@ class Matcher:
     def _learn(self, profile: Profile, vector: Sequence[float], *, sign: int) -> None:
         """Only declared labels teach the classifier, so an inference never reinforces itself."""
         self._terms.add(terms(profile.text()), sign)
+        vector = np.asarray(vector, dtype=np.float64)  # once, not once per label group
         if profile.declares_roles:
             self._role_centroids.add(vector, profile.roles, sign)
         if profile.declares_sectors:
