@@ -16,8 +16,8 @@ from matcher.service import Matcher
 from schemas.cloudevents import Record
 
 log = logging.getLogger("chainmatch")
-ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "partnerships.v1",
-              "partnerships.public.v1", "deadletter.v1")
+ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "stored.v1",
+              "partnerships.v1", "partnerships.public.v1", "deadletter.v1")
 
 
 def progress(message: str) -> None:
@@ -196,7 +196,8 @@ class Runtime:
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
         await asyncio.to_thread(matcher.ensure_model)
         handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
-                               prefix=self.settings.topic_prefix, counters=self.state)
+                               prefix=self.settings.topic_prefix, counters=self.state,
+                               hand_over=self.settings.worker_role == "ingest")
         stream_app = create_stream_app(self.settings, handler, self.state)
         # Runs once the workers have stopped (the stack unwinds in reverse): what the last
         # batches changed is settled and published before the broker connection closes.

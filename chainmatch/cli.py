@@ -189,6 +189,9 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--host")
         command.add_argument("--port", type=int)
         command.add_argument("--data-dir", type=Path)
+        if name == "worker":
+            command.add_argument("--role", dest="worker_role", choices=("all", "ingest", "partnerships"),
+                                 help="all (default); or ingest for each of several replicas beside one partnerships")
         if name == "up":
             command.add_argument("--kafka-port", type=int)
             command.add_argument("--demo", action="store_true", help="load the bundled demo ecosystem")
@@ -206,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    overrides = {field: getattr(args, field) for field in ("host", "port", "data_dir", "kafka_port")
+    overrides = {field: getattr(args, field) for field in ("host", "port", "data_dir", "kafka_port", "worker_role")
                  if getattr(args, field, None) is not None}
     settings = Settings(**overrides)
     handler = {"up": cmd_up, "worker": cmd_worker, "api": cmd_api, "produce": cmd_produce, "replay": cmd_replay,

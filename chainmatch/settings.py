@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     consumer_session_timeout_s: float = Field(default=6.0, gt=0)
     batch_size: int = Field(default=64, ge=1)
     batch_timeout_s: float = Field(default=0.2, gt=0)
+    # `all`: one worker does everything. Several replicas run `ingest` (spread over the partitions)
+    # beside exactly one `partnerships` worker, which owns the partnership records and decisions.
+    worker_role: Literal["all", "ingest", "partnerships"] = "all"
     # Partnerships are recomputed once the input is idle this long, or at least this often under load.
     settle_idle_s: float = Field(default=0.5, gt=0)
     settle_max_wait_s: float = Field(default=5.0, gt=0)

@@ -69,6 +69,7 @@ class Matcher:
         # What changed since the last settle: partnerships are recomputed at settle points only.
         self._touched_sectors: set[str] = set()
         self._touched_projects: set[str] = set()
+        self._deleted: set[str] = set()
         self._unsettled = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class Matcher:
             if profile.kind == "project":
                 projects.append(profile.id)
         self._recompute(sectors, projects)
-        self._touched_sectors, self._touched_projects = set(), set()
+        self._touched_sectors, self._touched_projects, self._deleted = set(), set(), set()
         # The book may lag the store (a crash between a batch and its settle): the next settle compares.
         self._unsettled = True
 
@@ -134,6 +135,25 @@ class Matcher:
         self._touched_sectors |= {s for p in stored for s in p.sectors}
         self._touched_sectors |= {s for point in previous.values() for s in point.payload["sectors"]}
         self._touched_projects = (self._touched_projects | {p.id for p in stored if p.kind == "project"}) - set(deleted)
+        self._deleted = (self._deleted | set(deleted)) - {p.id for p in stored}
+        self._unsettled = True
+
+    def take_changes(self) -> dict[str, list[str]]:
+        """What `ingest` touched since the last call, handed to a partnerships worker in another
+        process (its `touch`) instead of settled here."""
+        changes = {"sectors": sorted(self._touched_sectors), "projects": sorted(self._touched_projects),
+                   "deleted": sorted(self._deleted)}
+        self._touched_sectors, self._touched_projects, self._deleted = set(), set(), set()
+        self._unsettled = False
+        return changes
+
+    def touch(self, *, sectors: Iterable[str], projects: Iterable[str], deleted: Iterable[str]) -> None:
+        """Changes an ingest worker stored in the shared store: recomputed at the next settle."""
+        for entity_id in deleted:
+            self._project_triads.pop(entity_id, None)
+            self._project_sectors.pop(entity_id, None)
+        self._touched_sectors |= set(sectors)
+        self._touched_projects = (self._touched_projects | set(projects)) - set(deleted)
         self._unsettled = True
 
     @property
@@ -151,7 +171,8 @@ class Matcher:
         projects = self._touched_projects | {
             pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
         self._recompute(touched, projects)
-        self._touched_sectors, self._touched_projects, self._unsettled = set(), set(), False
+        self._touched_sectors, self._touched_projects, self._deleted = set(), set(), set()
+        self._unsettled = False
         return self._reconcile(now or _now())
 
     def decide(self, partnership_id: str, *, decision: str, note: str, by: str,

@@ -56,6 +56,8 @@ TOPICS = (
     Topic("projects.v1", "receive", "Projects, keyed by project id."),
     Topic("curation.v1", "receive", "Staff decisions on partnerships, keyed by partnership id."),
     Topic("feedback.v1", "receive", "Members' feedback on suggestions (`not_interested`), keyed by entity id."),
+    Topic("stored.v1", "send", "Internal: what each batch of an ingest worker stored, for the one partnerships "
+          "worker of a deployment with several ingest replicas."),
     Topic("partnerships.v1", "send", "Partnerships with their full data, for systems inside the park, keyed by "
           "partnership id. `revision` grows with each event of a partnership; a re-sent event is the same event."),
     Topic("partnerships.public.v1", "send", "The same events as partnerships.v1, redacted as for a platform key "

@@ -89,9 +89,6 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
         topic_allow_declare=False,
         topic_disable_leader=True,
     )
-    entity_topics = app.topic(*(settings.topic(name) for name in ENTITY_TOPICS), **RAW)
-    curation_topic = app.topic(settings.topic("curation.v1"), **RAW)
-    feedback_topic = app.topic(settings.topic("feedback.v1"), **RAW)
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender, assigned, **kwargs) -> None:
@@ -132,8 +129,15 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
                 clock.settled()
                 await until_done(handler.settle, "settling partnerships")
 
-    agent_for(entity_topics, "entities")
-    agent_for(curation_topic, "curation")
-    agent_for(feedback_topic, "feedback")
-    app.task(recorded("settle", settle_when_due))
+    # Ingest scales out by partitions; partnerships are global, so one process owns them: with several
+    # ingest replicas, each hands what it stored to the one partnerships worker (chain.stored.v1).
+    role = settings.worker_role
+    if role in ("all", "ingest"):
+        agent_for(app.topic(*(settings.topic(name) for name in ENTITY_TOPICS), **RAW), "entities")
+    if role in ("all", "partnerships"):
+        agent_for(app.topic(settings.topic("curation.v1"), **RAW), "curation")
+        agent_for(app.topic(settings.topic("feedback.v1"), **RAW), "feedback")
+        app.task(recorded("settle", settle_when_due))
+    if role == "partnerships":
+        agent_for(app.topic(settings.topic("stored.v1"), **RAW), "stored")
     return app

@@ -113,8 +113,11 @@ def _from_outbox(row: dict[str, Any]) -> Record:
 
 class BatchHandler:
     def __init__(self, *, matcher: Matcher, state: StateStore, publish: Publish, prefix: str,
-                 counters: PipelineState):
+                 counters: PipelineState, hand_over: bool = False):
+        """`hand_over`: an ingest replica among several; what each batch touched goes to the one
+        partnerships worker as a `chain.profiles.stored` event instead of being settled here."""
         self._matcher = matcher
+        self._hand_over = hand_over
         self._state = state
         self._publish = publish
         self._prefix = prefix
@@ -135,7 +138,10 @@ class BatchHandler:
             await self._recovering(self._handle(batch))
 
     async def settle(self) -> None:
-        """Recompute the partnerships touched since the last settle and publish what changed."""
+        """Recompute the partnerships touched since the last settle and publish what changed; an
+        ingest replica that hands its changes over has nothing to settle."""
+        if self._hand_over:
+            return
         async with self._turn:
             await self._recovering(self._settle())
 
@@ -171,6 +177,8 @@ class BatchHandler:
         events, unknown = await asyncio.to_thread(self._apply, fresh)
         dead.update(self._deadletter(r, type(err).__name__, str(err)) for r, err in unknown)
         records = {**partnership_records(events, self._prefix), **dead}
+        if self._hand_over:
+            records.update(self._stored_notice(self._matcher.take_changes()))
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
         await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
@@ -229,10 +237,20 @@ class BatchHandler:
                     rejected.append((record, UnknownPartnership(f"no partnership {data['partnership_id']}")))
                 else:
                     events.append(decided)
+            elif event.type == "chain.profiles.stored":
+                self._matcher.touch(sectors=data["sectors"], projects=data["projects"], deleted=data["deleted"])
             elif event.type == "chain.entity.feedback.submitted":
                 if not self._matcher.not_interested(data["entity_id"], data["other_id"]):
                     rejected.append((record, UnknownEntity(f"no entity {data['entity_id']} or {data['other_id']}")))
         return events, rejected
+
+    def _stored_notice(self, changes: dict[str, list[str]]) -> dict[str, Record]:
+        if not any(changes.values()):
+            return {}
+        batch = str(uuid.uuid4())
+        notice = new_event("chain.profiles.stored", {"id": batch, **changes}, id=batch, source=SOURCE)
+        record = to_record(notice, topic_prefix=self._prefix, now=notice.time)
+        return {f"{record[0]}|{notice.id}": record}
 
     def _deadletter(self, record: Incoming, error_class: str, message: str) -> tuple[str, Record]:
         """The dead letter, keyed for the outbox by where the record came from."""

@@ -33,8 +33,8 @@ class FlakyStore:
 
 
 class Pipeline:
-    def __init__(self, tmp_path, embedder, failures: int = 0):
-        self.store = FlakyStore(EdgeStore(tmp_path / "store"), failures)
+    def __init__(self, tmp_path, embedder, failures: int = 0, store=None, hand_over: bool = False):
+        self.store = FlakyStore(store or EdgeStore(tmp_path / "store"), failures)
         self.state = SqliteState(tmp_path / "state.db")
         self.matcher = Matcher(embedder=embedder, store=self.store, state=self.state)
         self.matcher.ensure_model()
@@ -46,7 +46,7 @@ class Pipeline:
             self.published.extend(records)
 
         self.handler = BatchHandler(matcher=self.matcher, state=self.state, publish=publish, prefix=PREFIX,
-                                    counters=self.counters)
+                                    counters=self.counters, hand_over=hand_over)
 
     async def run(self, batch: list[Incoming]) -> None:
         """One batch, then a settle, as when the input falls idle after it."""
@@ -255,3 +255,32 @@ async def test_feedback_is_applied_persisted_and_re_ranks_at_the_next_settle(tmp
     assert best["chip"]["id"] not in [s.profile.id for s in again.matcher.suggest("app-a")]
     assert again.matcher.partnership(best["id"])["score_breakdown"]["feedback"] == -0.2
     again.close()
+
+
+async def test_ingest_replicas_hand_their_changes_to_one_partnerships_worker(tmp_path, hashing_embedder):
+    """Several ingest replicas and one partnerships worker over one store publish the partnerships a
+    single worker would."""
+    alone = Pipeline(tmp_path / "alone", hashing_embedder)
+    batch = [alone.record(t, e) for t, e in trio()]
+    await alone.run(batch)
+    shared = EdgeStore(tmp_path / "shared")
+    replicas = [Pipeline(tmp_path / f"ingest-{n}", hashing_embedder, store=shared, hand_over=True) for n in (0, 1)]
+    owner = Pipeline(tmp_path / "partnerships", hashing_embedder, store=shared)
+    await replicas[0].handler.handle(batch[:2])
+    await replicas[1].handler.handle(batch[2:])
+    await replicas[1].handler.settle()  # a replica settles nothing
+    assert not any(t.endswith("partnerships.v1") for t, *_ in replicas[0].published + replicas[1].published)
+    notices = [r for p in replicas for r in p.published if r[0] == PREFIX + "stored.v1"]
+    assert len(notices) == 2
+    await owner.run([Incoming(t, 0, n, k, v, h) for n, (t, k, v, h) in enumerate(notices)])
+    assert ([(e["id"], e["data"]["chip"]) for e in owner.on("partnerships.v1")]
+            == [(e["id"], e["data"]["chip"]) for e in alone.on("partnerships.v1")])
+    delete = replicas[0].record("labs.v1", make_event("chain.lab.deleted", {"id": "lab-a"}))
+    await replicas[0].handler.handle([delete])
+    [notice] = [r for r in replicas[0].published if r[0] == PREFIX + "stored.v1"][1:]
+    await owner.run([Incoming(notice[0], 0, 9, *notice[1:])])
+    assert owner.on("partnerships.v1")[-1]["type"] == "chain.partnership.withdrawn"
+    for pipeline in (alone, owner, *replicas):
+        pipeline.state.close()
+    alone.store.close()
+    shared.close()

@@ -27,7 +27,7 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SCHEMA = json.loads((ROOT / "tests/data/compose-spec.schema.json").read_text())
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SERVICES = COMPOSE["services"]
-CHAINMATCH_SERVICES = ("worker", "api")
+CHAINMATCH_SERVICES = ("worker", "partnerships", "api")
 SETTINGS_VARIABLES = {f"CHAINMATCH_{name.upper()}" for name in Settings.model_fields}
 
 
@@ -95,11 +95,18 @@ def test_connection_variables_point_at_the_kafka_and_qdrant_services(service):
     assert all(d["condition"] == "service_healthy" for d in SERVICES[service]["depends_on"].values())
 
 
-def test_worker_and_api_are_separate_services_running_real_subcommands():
+def test_workers_and_api_are_separate_services_running_real_subcommands():
     commands = {service: SERVICES[service]["command"] for service in CHAINMATCH_SERVICES}
-    assert commands == {"worker": ["worker"], "api": ["api"]}
+    assert commands == {"worker": ["worker", "--role", "ingest"], "partnerships": ["worker", "--role", "partnerships"],
+                        "api": ["api"]}
     for command in commands.values():
         assert parser().parse_args(command).command == command[0]
+
+
+def test_exactly_one_worker_owns_the_partnerships():
+    assert int(SERVICES["partnerships"].get("deploy", {}).get("replicas", 1)) == 1
+    roles = [parser().parse_args(SERVICES[s]["command"]).worker_role for s in ("worker", "partnerships")]
+    assert roles == ["ingest", "partnerships"]
 
 
 def test_an_unknown_subcommand_is_refused_by_the_parser():
