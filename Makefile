@@ -34,6 +34,7 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.ingest
+	$(PY) -m benchmarks.api_latency
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

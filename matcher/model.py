@@ -33,6 +33,12 @@ class Profile:
 
     @classmethod
     def from_data(cls, kind: str, data: Mapping[str, Any]) -> Profile:
+        return cls._build(kind, data, roles=tuple(data.get("roles") or ()), sectors=tuple(data.get("sectors") or ()))
+
+    @classmethod
+    def _build(cls, kind: str, data: Mapping[str, Any], *, roles: tuple[str, ...], sectors: tuple[str, ...],
+               **inference: Any) -> Profile:
+        """One constructor call: reads build a profile per search hit, so no intermediate copy."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         needs = tuple(data.get("needs") or ROLES) if kind == "project" else ()
@@ -41,14 +47,15 @@ class Profile:
             kind=kind,
             name=data["name"],
             description=data["description"],
-            roles=tuple(data.get("roles") or ()),
-            sectors=tuple(data.get("sectors") or ()),
+            roles=roles,
+            sectors=sectors,
             capabilities=tuple(data.get("capabilities") or ()),
             offers=tuple(data.get("offers") or ()),
             needs=needs,
             region=data.get("region"),
             data_policy=data.get("data_policy") or "open",
             data=dict(data),
+            **inference,
         )
 
     @property
@@ -115,11 +122,10 @@ class Profile:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Profile:
         """The profile as stored: roles and sectors as declared or inferred."""
-        return cls.from_data(payload["kind"], payload["profile"]).with_inference(
-            roles=payload["roles"], sectors=payload["sectors"],
-            inferred=payload.get("inferred") or {"roles": {}, "sectors": {}},
-            needs_review=bool(payload.get("needs_review")),
-        )
+        return cls._build(payload["kind"], payload["profile"], roles=tuple(payload["roles"]),
+                          sectors=tuple(payload["sectors"]),
+                          inferred=payload.get("inferred") or {"roles": {}, "sectors": {}},
+                          needs_review=bool(payload.get("needs_review")))
 
 
 @dataclass(frozen=True)

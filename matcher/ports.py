@@ -77,8 +77,10 @@ class VectorStore(Protocol):
         Payloads are copies. Vectors come back unit-length (cosine stores normalize on write), or
         empty without `with_vectors`."""
 
-    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10) -> list[Hit]:
-        """Nearest first by cosine similarity, filtered in the engine."""
+    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
+               with_payload: bool = True) -> list[Hit]:
+        """Nearest first by cosine similarity, filtered in the engine; without `with_payload`, every
+        payload is empty (for callers that read each hit once from several searches)."""
 
     def count(self, *, filter: Filter | None = None) -> int: ...
 

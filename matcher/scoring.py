@@ -6,6 +6,7 @@ to the score. Distance never counts against a match: region only ever adds a sma
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,8 +33,10 @@ class PairScore:
     reasons: tuple[str, ...]
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9][a-z0-9+-]{2,}", text.lower()))
+@functools.lru_cache(maxsize=256)
+def _words(text: str) -> frozenset[str]:
+    """Cached: one profile's words are read against every candidate of a request."""
+    return frozenset(re.findall(r"[a-z0-9][a-z0-9+-]{2,}", text.lower()))
 
 
 def sector_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
@@ -43,9 +46,9 @@ def sector_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
 
 def capability_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
     """Capabilities of one that the other's profile talks about (either way round)."""
-    mine, theirs = _words(me.text()), _words(other.text())
-    hits = [c for c in other.capabilities if _words(c) and _words(c) <= mine]
-    hits += [c for c in me.capabilities if _words(c) and _words(c) <= theirs]
+    # Each side's words are read only when the other side has capabilities to look for.
+    hits = [c for c in other.capabilities if _words(c) and _words(c) <= _words(me.text())]
+    hits += [c for c in me.capabilities if _words(c) and _words(c) <= _words(other.text())]
     return min(len(hits) / 2, 1.0), [f"its capability {c} fits" for c in dict.fromkeys(hits)][:2]
 
 

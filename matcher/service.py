@@ -22,7 +22,7 @@ from matcher.inference import (
     LabelCentroids,
     mostly_english,
 )
-from matcher.lexical import TermStats, terms
+from matcher.lexical import TermStats, read_only_terms, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
 from matcher.scoring import pair_score
@@ -418,16 +418,18 @@ class Matcher:
             filters = [{"roles": [role]} for role in (roles or me.partner_roles())]
         if me.sectors:
             filters += [{**f, "sectors": list(me.sectors)} for f in filters]
-        hits = {h.id: h for f in filters for h in self._store.search(vector, filter=f, limit=limit * 2 + 1)}
+        # The searches overlap: each candidate's payload is read once, after them.
+        similarity = {h.id: h.score for f in filters
+                      for h in self._store.search(vector, filter=f, limit=limit * 2 + 1, with_payload=False)}
         suggestions = []
-        my_terms = terms(me.text())
-        for hit in hits.values():
-            other = Profile.from_payload(hit.payload)
+        my_terms = self._terms.against(terms(me.text()))
+        for point in self._store.retrieve(list(similarity)):
+            other = Profile.from_payload(point.payload)
             if other.id == me.id or (me.id, other.id) in self._not_interested or not visible(other):
                 continue
-            their_terms = terms(other.text())
-            lexical = (self._terms.bm25(my_terms, their_terms), self._terms.distinctive_shared(my_terms, their_terms))
-            scored = pair_score(me, other, hit.score, lexical)
+            their_terms = read_only_terms(other.text())
+            lexical = (my_terms.bm25(their_terms), my_terms.distinctive_shared(their_terms))
+            scored = pair_score(me, other, similarity[other.id], lexical)
             suggestions.append(Suggestion(profile=other, score=scored.score, reasons=scored.reasons,
                                           score_breakdown=scored.breakdown))
         suggestions.sort(key=lambda s: (-s.score, s.profile.id))

@@ -30,6 +30,7 @@ from qdrant_edge import (
     FieldCondition,
     MatchAny,
     PayloadSchemaType,
+    PayloadSelector,
     Query,
     Record,
     ScrollRequest,
@@ -40,7 +41,7 @@ from qdrant_edge import Filter as EdgeFilter
 from qdrant_edge import Point as EdgePoint
 
 from matcher.adapters.checks import check_filter, check_points, check_vector, require
-from matcher.adapters.ids import from_stored, point_id, to_stored
+from matcher.adapters.ids import ENTITY_KEY, from_stored, point_id, to_stored
 from matcher.ports import INDEXED_FIELDS, Filter, Hit, Point, StoreInfo, Vector
 
 __all__ = ["EdgeStore", "StoreLocked"]
@@ -112,14 +113,15 @@ class EdgeStore:
         by_id = {point.id: point for point in (_to_point(r, with_vectors) for r in records)}
         return [by_id[i] for i in wanted if i in by_id]
 
-    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10) -> list[Hit]:
+    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
+               with_payload: bool = True) -> list[Hit]:
         check_vector(vector, require(self._info))
         check_filter(filter)
         if limit <= 0:
             return []
         request = SearchRequest(
             query=Query.Nearest([float(x) for x in vector]), limit=limit, filter=_edge_filter(filter),
-            with_payload=True, with_vector=False,
+            with_payload=True if with_payload else PayloadSelector.Include([ENTITY_KEY]), with_vector=False,
         )
         hits = []
         for scored in self._live().search(request):

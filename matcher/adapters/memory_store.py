@@ -71,7 +71,8 @@ class MemoryStore:
         found = (self._points.get(point_id(entity_id)) for entity_id in dict.fromkeys(ids))
         return [self._to_point(stored, with_vectors) for stored in found if stored is not None]
 
-    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10) -> list[Hit]:
+    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
+               with_payload: bool = True) -> list[Hit]:
         check_vector(vector, require(self._info))
         check_filter(filter)
         candidates = sorted(
@@ -83,7 +84,8 @@ class MemoryStore:
         # Stable sort over point-id-ordered candidates: ties break by point id, as in Qdrant.
         order = np.argsort(-scores, kind="stable")[:limit]
         return [
-            Hit(candidates[i][1].entity_id, float(scores[i]), copy.deepcopy(candidates[i][1].payload))
+            Hit(candidates[i][1].entity_id, float(scores[i]),
+                copy.deepcopy(candidates[i][1].payload) if with_payload else {})
             for i in order
         ]
 

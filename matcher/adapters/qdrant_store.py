@@ -19,7 +19,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
     ) from error
 
 from matcher.adapters.checks import check_filter, check_points, check_vector, require
-from matcher.adapters.ids import from_stored, point_id, to_stored
+from matcher.adapters.ids import ENTITY_KEY, from_stored, point_id, to_stored
 from matcher.ports import INDEXED_FIELDS, Filter, Hit, Point, StoreInfo, Vector
 
 __all__ = ["QdrantServerStore"]
@@ -100,14 +100,15 @@ class QdrantServerStore:
         by_id = {p.id: p for p in (_to_point(r.payload, r.vector, with_vectors) for r in records)}
         return [by_id[i] for i in wanted if i in by_id]
 
-    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10) -> list[Hit]:
+    def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
+               with_payload: bool = True) -> list[Hit]:
         check_vector(vector, require(self.info()))
         check_filter(filter)
         if limit <= 0:
             return []
         response = self._client.query_points(
             self.collection, query=[float(x) for x in vector], query_filter=_qdrant_filter(filter),
-            limit=limit, with_payload=True, with_vectors=False,
+            limit=limit, with_payload=True if with_payload else [ENTITY_KEY], with_vectors=False,
         )
         hits = []
         for scored in response.points:

@@ -217,6 +217,17 @@ def test_payloads_are_copies_never_live_objects(store):
     assert store.retrieve(["a"])[0].payload == {"roles": ["chip"], "nested": {"tags": ["a"]}}
 
 
+def test_search_without_payloads_finds_the_same_hits_with_empty_payloads(store):
+    points = make_points(200, seed=5)
+    store.upsert(points)
+    query = points[7].vector
+    full = store.search(query, filter={"roles": ["chip"]}, limit=12)
+    bare = store.search(query, filter={"roles": ["chip"]}, limit=12, with_payload=False)
+    assert [h.id for h in bare] == [h.id for h in full]
+    assert [h.score for h in bare] == pytest.approx([h.score for h in full], abs=1e-6)
+    assert all(h.payload == {} for h in bare) and all(h.payload for h in full)
+
+
 def test_unindexed_filter_keys_and_wrong_dimensions_are_refused(store):
     store.upsert(make_points(2))
     with pytest.raises(ValueError, match="name"):
