@@ -246,16 +246,16 @@ def _edge_filter(filter: Filter | None) -> EdgeFilter | None:
 
 
 def _pack(entity_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Indexed fields that hold a value stay members, for the engine's filters; the rest, the entity
-    id included, travels as one JSON string. The binding spends 10-20 us converting each member but
-    about as much on one string of any length, and a missing member filters like an empty one."""
+    """Indexed fields that hold a value stay members, for the engine's filters, and so does the entity
+    id, for searches that return nothing else; the rest travels as one JSON string. The binding spends
+    10-20 us converting each member but about as much on one string of any length, and a missing
+    member filters like an empty one."""
     indexed = {k: v for k, v in payload.items() if k in INDEXED_FIELDS and v not in (None, [])}
-    rest = to_stored(entity_id, {k: v for k, v in payload.items() if k not in indexed})
-    return {**indexed, _PACKED: json.dumps(rest, ensure_ascii=False)}
+    rest = {k: v for k, v in payload.items() if k not in indexed}
+    return {**to_stored(entity_id, indexed), _PACKED: json.dumps(rest, ensure_ascii=False)}
 
 
 def _unpack(stored: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    """Also reads points written before the entity id moved into the packed string."""
     members = dict(stored or {})
     packed = members.pop(_PACKED, None)
     return from_stored({**members, **json.loads(packed)} if packed is not None else members)
