@@ -85,7 +85,16 @@ class Profile:
         """What the model reads: declared structured fields first, so truncation only cuts description.
 
         Inferred labels stay out, so the vector (and every later inference) depends only on what was sent.
+        Kept once made: ingest reads it three times (embedding, term counts, inference), and it depends
+        only on `data`, which a Profile never changes.
         """
+        cached = self.__dict__.get("_text")
+        if cached is None:
+            cached = self._compose_text()
+            object.__setattr__(self, "_text", cached)
+        return cached
+
+    def _compose_text(self) -> str:
         parts = [
             f"{label}: {', '.join(values)}."
             for label, values in (
