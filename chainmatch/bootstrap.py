@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from chainmatch.settings import Settings
@@ -26,14 +27,23 @@ def progress(message: str) -> None:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """`hashing:<dimension>` names the deterministic test embedder (tests, pipeline benchmarks)."""
+    """`hashing:<dimension>` names the deterministic test embedder (tests, pipeline benchmarks); a
+    sentence-transformers model runs in a child process (matcher.adapters.process_embedder says why):
+    close it with `close_embedder`."""
     if settings.model and settings.model.startswith("hashing:"):
         from matcher.adapters.hashing_embedder import HashingEmbedder
 
         return HashingEmbedder(dimension=int(settings.model.removeprefix("hashing:")))
+    from matcher.adapters.process_embedder import ProcessEmbedder
     from matcher.adapters.sentence_embedder import SentenceEmbedder
 
-    return SentenceEmbedder(settings.model, progress=progress)
+    return ProcessEmbedder(partial(SentenceEmbedder, settings.model, progress=progress))
+
+
+def close_embedder(embedder: Embedder) -> None:
+    close = getattr(embedder, "close", None)
+    if close is not None:
+        close()
 
 
 def build_store(settings: Settings) -> VectorStore:
@@ -176,6 +186,7 @@ class Runtime:
                 await self._start_subscribers(stack)
             if self._embedder is None:
                 self._embedder = await asyncio.to_thread(build_embedder, self.settings)
+                stack.callback(close_embedder, self._embedder)
             if self._store is None:
                 self._store = await asyncio.to_thread(build_store, self.settings)
             if self.run_workers:

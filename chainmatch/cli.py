@@ -145,7 +145,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild the store and the partnerships from the topics; publishes nothing (subscribers have it)."""
-    from chainmatch.bootstrap import build_embedder, build_store
+    from chainmatch.bootstrap import build_embedder, build_store, close_embedder
     from matcher.adapters.sqlite_state import SqliteState
     from matcher.service import Matcher
     from streams.pipeline import BatchHandler, PipelineState
@@ -156,8 +156,9 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store, state = build_store(settings), SqliteState(settings.data_dir / "state.db")
+    embedder = build_embedder(settings)
     try:
-        matcher = Matcher(embedder=build_embedder(settings), store=store, state=state, progress=progress)
+        matcher = Matcher(embedder=embedder, store=store, state=state, progress=progress)
         matcher.ensure_model()
         handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
                                counters=PipelineState())
@@ -166,6 +167,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
         count = replay(settings.bootstrap, topic_groups=groups, handler=handler)
         store.flush()
     finally:
+        close_embedder(embedder)
         store.close()
         state.close()
     print(f"replayed {count} record(s) into {settings.data_dir}")
