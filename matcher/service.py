@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from matcher.book import ACTIVE, RETAINED, PartnershipBook, PartnershipEvent
+from matcher.book import ACTIVE, PartnershipBook, PartnershipEvent
 from matcher.chain import ChainGaps, chain_gaps
 from matcher.inference import (
     ROLE_ACCEPT,
@@ -26,13 +25,11 @@ from matcher.lexical import TermStats, read_only_terms, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
 from matcher.scoring import pair_score
-from matcher.triads import Candidate, Triad, search_triads
+from matcher.triad_lists import TriadLists
 
 Progress = Callable[[str], None]
 REEMBED_BATCH = 64
-TRIAD_CANDIDATES = 10
 NEIGHBOURS = 10
-TRIAD_ROLE_CONFIDENCE = 0.6
 
 
 def _now() -> str:
@@ -62,9 +59,7 @@ class Matcher:
         self._inferrer = Inferrer.build(embedder.embed)
         self._role_centroids = LabelCentroids(ROLES)
         self._sector_centroids = LabelCentroids(SECTORS)
-        self._sector_triads: dict[str, list[Triad]] = {}
-        self._project_triads: dict[str, list[Triad]] = {}
-        self._project_sectors: dict[str, frozenset[str]] = {}
+        self._triads = TriadLists(store)
         self._terms = TermStats()
         # What changed since the last settle: partnerships are recomputed at settle points only.
         self._touched_sectors: set[str] = set()
@@ -130,8 +125,7 @@ class Matcher:
         if deleted:
             self._store.delete(deleted)
             for entity_id in deleted:
-                self._project_triads.pop(entity_id, None)
-                self._project_sectors.pop(entity_id, None)
+                self._triads.forget_project(entity_id)
         self._touched_sectors |= {s for p in stored for s in p.sectors}
         self._touched_sectors |= {s for point in previous.values() for s in point.payload["sectors"]}
         self._touched_projects = (self._touched_projects | {p.id for p in stored if p.kind == "project"}) - set(deleted)
@@ -150,8 +144,7 @@ class Matcher:
     def touch(self, *, sectors: Iterable[str], projects: Iterable[str], deleted: Iterable[str]) -> None:
         """Changes an ingest worker stored in the shared store: recomputed at the next settle."""
         for entity_id in deleted:
-            self._project_triads.pop(entity_id, None)
-            self._project_sectors.pop(entity_id, None)
+            self._triads.forget_project(entity_id)
         self._touched_sectors |= set(sectors)
         self._touched_projects = (self._touched_projects | set(projects)) - set(deleted)
         self._unsettled = True
@@ -168,8 +161,7 @@ class Matcher:
             return []
         touched = self._touched_sectors
         # A project without sectors draws on every sector, so any change may touch it.
-        projects = self._touched_projects | {
-            pid for pid, sectors in self._project_sectors.items() if not sectors or sectors & touched}
+        projects = self._touched_projects | self._triads.projects_drawing_on(touched)
         self._recompute(touched, projects)
         self._touched_sectors, self._touched_projects, self._deleted = set(), set(), set()
         self._unsettled = False
@@ -205,16 +197,12 @@ class Matcher:
         return {(doc["entity_id"], doc["other_id"]) for _, doc in rows}
 
     def _reconcile(self, now: str) -> list[PartnershipEvent]:
-        return self._book.reconcile(self._ranked(), exists=lambda member: bool(self.stored([member])), now=now)
+        return self._book.reconcile(self._triads.ranked(), exists=lambda member: bool(self.stored([member])),
+                                    now=now)
 
-    def _ranked(self) -> dict[str, tuple[Triad, int]]:
-        """Every current triad and its best rank in any of its lists."""
-        ranked: dict[str, tuple[Triad, int]] = {}
-        for triads in (*self._sector_triads.values(), *self._project_triads.values()):
-            for rank, triad in enumerate(triads):
-                if triad.id not in ranked or rank < ranked[triad.id][1]:
-                    ranked[triad.id] = (triad, rank)
-        return ranked
+    def _recompute(self, sectors: Iterable[str], project_ids: Iterable[str]) -> None:
+        self._triads.recompute(sectors, project_ids, centroids=self._sector_centroids,
+                               penalised=frozenset(self._not_interested))
 
     def not_interested(self, entity_id: str, other_id: str, *, now: str | None = None) -> bool:
         """`entity_id` is not interested in `other_id`: it is not suggested to it again, and triads that
@@ -284,52 +272,6 @@ class Matcher:
             self._sector_centroids.add(vector, profile.sectors, sign)
 
     # -- partnerships ------------------------------------------------------------------------------
-
-    def _recompute(self, sectors: Iterable[str], project_ids: Iterable[str]) -> None:
-        for sector in sectors:
-            self._sector_triads[sector] = self._sector_search(sector)
-        for point in self._store.retrieve(sorted(project_ids), with_vectors=True):
-            project = Candidate(Profile.from_payload(point.payload), np.asarray(point.vector))
-            self._project_triads[project.profile.id] = self._project_search(project)
-            self._project_sectors[project.profile.id] = frozenset(project.profile.sectors)
-
-    def _sector_search(self, sector: str) -> list[Triad]:
-        centroid = self._sector_centroids.sums.get(sector)
-        if centroid is None or not np.linalg.norm(centroid):
-            points, _ = self._store.scroll(filter={"sectors": [sector]}, limit=1, with_vectors=True)
-            if not points:
-                return []
-            centroid = np.asarray(points[0].vector)
-        query = list(centroid / np.linalg.norm(centroid))
-        candidates = {role: self._candidates(query, role, {"sectors": [sector]}) for role in ROLES}
-        return search_triads(candidates, limit=RETAINED, penalised_pairs=frozenset(self._not_interested))
-
-    def _project_search(self, project: Candidate) -> list[Triad]:
-        """A role the project does not ask for is filled by its owner when the owner plays it."""
-        query = list(project.vector)
-        by_sector = {"sectors": list(project.profile.sectors)} if project.profile.sectors else {}
-        owner_id = project.profile.data.get("owner_id")
-        owner = self._store.retrieve([owner_id], with_vectors=True) if owner_id else []
-        candidates = {}
-        for role in ROLES:
-            if role not in project.profile.needs and owner and role in owner[0].payload["roles"]:
-                # The owner runs the project, so it works in the project's sectors whatever was inferred.
-                runner = Profile.from_payload(owner[0].payload)
-                runner = replace(runner, sectors=tuple(dict.fromkeys(runner.sectors + project.profile.sectors)))
-                candidates[role] = [Candidate(runner, np.asarray(owner[0].vector))]
-            else:
-                candidates[role] = self._candidates(query, role, by_sector)
-        return search_triads(candidates, anchor=project, limit=RETAINED,
-                             penalised_pairs=frozenset(self._not_interested))
-
-    def _candidates(self, query: Sequence[float], role: str, filter_: dict[str, list[str]]) -> list[Candidate]:
-        """Members for a triad: a partnership is a curated recommendation, so an inferred role must be
-        surer than it needs to be for a suggestion."""
-        hits = self._store.search(list(query), filter={"roles": [role], **filter_}, limit=TRIAD_CANDIDATES * 2)
-        points = self._store.retrieve([h.id for h in hits], with_vectors=True)
-        profiles = [(Profile.from_payload(p.payload), p.vector) for p in points]
-        return [Candidate(p, np.asarray(v)) for p, v in profiles if p.kind != "project" and (
-            p.declares_roles or p.inferred["roles"].get(role, 0.0) >= TRIAD_ROLE_CONFIDENCE)][:TRIAD_CANDIDATES]
 
     def partnerships(self, *, sector: str | None = None, project_id: str | None = None,
                      entity_ids: AbstractSet[str] | None = None, statuses: Collection[str] = ACTIVE,
