@@ -1,4 +1,7 @@
-"""Each dependency named once, as an Annotated alias; role checks live here, not in routes."""
+"""Each dependency named once, as an Annotated alias; role checks live here, not in routes.
+
+All of them are `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per
+dependency per request for work that takes microseconds."""
 
 from __future__ import annotations
 
@@ -32,11 +35,11 @@ class Backend(Protocol):
         """The SSE window and webhook subscriptions; None until started."""
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_backend(request: Request) -> Backend:
+async def get_backend(request: Request) -> Backend:
     return request.app.state.backend
 
 
@@ -44,7 +47,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
-def get_matcher(backend: BackendDep) -> Matcher:
+async def get_matcher(backend: BackendDep) -> Matcher:
     matcher = backend.matcher()
     if matcher is None:
         raise ProblemException(503, "the matcher is still starting", headers={"Retry-After": "5"})
@@ -54,7 +57,7 @@ def get_matcher(backend: BackendDep) -> Matcher:
 MatcherDep = Annotated[Matcher, Depends(get_matcher)]
 
 
-def get_subscribers(backend: BackendDep) -> Subscribers:
+async def get_subscribers(backend: BackendDep) -> Subscribers:
     subscribers = backend.subscribers()
     if subscribers is None:
         raise ProblemException(503, "the subscribers' store is still starting", headers={"Retry-After": "5"})
@@ -71,14 +74,14 @@ bearer = HTTPBearer(auto_error=False, description="An API key: staff, platform o
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def presented_key(credentials: BearerDep) -> str:
+async def presented_key(credentials: BearerDep) -> str:
     return credentials.credentials.strip() if credentials is not None else ""
 
 
 PresentedKeyDep = Annotated[str, Depends(presented_key)]
 
 
-def get_caller(request: Request, settings: SettingsDep, presented: PresentedKeyDep) -> Caller:
+async def get_caller(request: Request, settings: SettingsDep, presented: PresentedKeyDep) -> Caller:
     spec = find_key(settings.api_keys, presented) if presented else None
     if spec is None:
         raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
@@ -95,7 +98,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def require(*roles: str):
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if caller.role not in roles:
             raise ProblemException(403, f"this operation is for {', '.join(roles)} keys")
         return caller

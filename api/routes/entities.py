@@ -71,13 +71,13 @@ def list_entities(
 
 @router.get("/v1/entities/{entity_id}", response_model=EntityPublic,
             responses=problem_responses(401, 403, 404, 503))
-def get_entity(entity_id: str, caller: StaffOrCompany, matcher: MatcherDep) -> EntityPublic:
+async def get_entity(entity_id: str, caller: StaffOrCompany, matcher: MatcherDep) -> EntityPublic:
     return entity_public(own_profile(caller, matcher, entity_id))
 
 
 @router.get("/v1/entities/{entity_id}/suggestions", response_model=SuggestionsPublic,
             responses=problem_responses(401, 403, 404, 422, 503))
-def get_suggestions(
+async def get_suggestions(
     entity_id: str, caller: StaffOrCompany, matcher: MatcherDep,
     role: Role | None = None,
     offers: Annotated[list[Resource] | None, Query()] = None,

@@ -9,7 +9,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", responses={503: {"description": "not ready, or a stream worker has died"}})
-def healthz(backend: BackendDep) -> JSONResponse:
+async def healthz(backend: BackendDep) -> JSONResponse:
     ready, components = backend.health()
     return JSONResponse({"status": "ok" if ready else "unavailable", **components},
                         status_code=200 if ready else 503)

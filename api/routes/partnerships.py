@@ -21,7 +21,7 @@ STATUSES = ("proposed", "approved", "rejected", "withdrawn")
 
 @router.get("/v1/partnerships", response_model=PartnershipsPublic,
             responses=problem_responses(400, 401, 403, 422, 503))
-def list_partnerships(
+async def list_partnerships(
     caller: AnyRole, matcher: MatcherDep,
     sector: Annotated[str | None, Query(max_length=100)] = None,
     project_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -71,7 +71,7 @@ def _may_name(caller: Caller, matcher: Matcher, profile_id: str) -> bool:
 
 @router.get("/v1/partnerships/{partnership_id}", response_model=PartnershipPublic,
             responses=problem_responses(401, 403, 404, 503))
-def get_partnership(partnership_id: str, caller: AnyRole, matcher: MatcherDep) -> PartnershipPublic:
+async def get_partnership(partnership_id: str, caller: AnyRole, matcher: MatcherDep) -> PartnershipPublic:
     record = matcher.partnership(partnership_id)
     if record is None:
         raise ProblemException(404, f"no partnership {partnership_id!r}")

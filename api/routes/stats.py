@@ -17,5 +17,5 @@ class StatsPublic(BaseModel):
 
 
 @router.get("/v1/stats", response_model=StatsPublic, responses=problem_responses(401, 403, 503))
-def stats(caller: StaffOnly, matcher: MatcherDep, backend: BackendDep) -> StatsPublic:
+async def stats(caller: StaffOnly, matcher: MatcherDep, backend: BackendDep) -> StatsPublic:
     return StatsPublic(entities=matcher.count(), partnerships=len(matcher.partnerships()), **backend.stats())
