@@ -1,10 +1,10 @@
 """`make bench`: latency of suggestions and of partnership listing over HTTP, from this process to a
-`chainmatch api` subprocess serving 3,000 and then 30,000 stored profiles.
+`chainmatch up` subprocess serving 3,000 and then 30,000 stored profiles.
 
 The data dir is seeded in-process first (Edge shard and SQLite state, through Matcher.apply in batches
 of 1,000) with the hashing embedder, so seeding takes seconds: request latency does not involve the
-model, whose vectors only change which neighbours come back. The API process reads the same data dir
-and an embedded broker (it publishes nothing here); this process is the client, 8 requests in flight.
+model, whose vectors only change which neighbours come back. The served process reads the same data dir
+and an embedded broker (nothing is published meanwhile); this process is the client, 8 requests in flight.
 """
 
 from __future__ import annotations
@@ -72,13 +72,15 @@ def seed(folder: Path, count: int) -> list[str]:
 
 @contextmanager
 def serving(folder: Path, bootstrap: str) -> Iterator[str]:
-    """`chainmatch api` over `folder`; yields its base URL once /healthz answers 200."""
+    """`chainmatch up` over `folder` (the workers' partnership book is the one seeded there; a lone
+    `chainmatch api` would serve partnerships from the topic, empty here); yields its base URL once
+    /healthz answers 200."""
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CHAINMATCH_")},
            "CHAINMATCH_DATA_DIR": str(folder), "CHAINMATCH_MODEL": MODEL, "CHAINMATCH_KAFKA_BOOTSTRAP": bootstrap,
            "CHAINMATCH_API_KEYS": json.dumps(KEYS)}
     with open(folder / "api.log", "wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "chainmatch.cli", "api", "--port", str(port)], env=env,
+        server = subprocess.Popen([sys.executable, "-m", "chainmatch.cli", "up", "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -111,16 +113,19 @@ def suggestion_calls(ids: Sequence[str], rng: random.Random, count: int) -> list
 def partnership_pages(client: httpx.Client) -> list[Call]:
     """Every page of the listing, unfiltered and per sector, for each key: first pages and the
     cursor pages after them, walked once to learn the cursors."""
-    pages = []
+    pages, listed = [], 0
     for key in KEYS:
         for sector in (None, *SECTORS):
             params: dict[str, str | int] = {"limit": PAGE, **({"sector": sector} if sector else {})}
             while True:
                 pages.append(Call("/v1/partnerships", params, key))
                 body = _get(client, pages[-1]).json()
+                listed += len(body["items"])
                 if body["next_cursor"] is None:
                     break
                 params = {**params, "cursor": body["next_cursor"]}
+    if not listed:
+        raise SystemExit("the API lists no partnerships: nothing to measure")
     return pages
 
 
