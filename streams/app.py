@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
 import faust
 
+from chainmatch.retry import until_done
 from chainmatch.settings import Settings
 from streams.pipeline import BatchHandler, Incoming, PipelineState
 
-log = logging.getLogger(__name__)
 RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 ENTITY_TOPICS = ("companies.v1", "labs.v1", "projects.v1")
-RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 SETTLE_POLL_S = 0.05
 
 
@@ -30,23 +28,6 @@ def incoming(event) -> Incoming:
     message = event.message
     return Incoming(topic=message.topic, partition=message.partition, offset=message.offset,
                     key=message.key, value=message.value, headers=_headers(message))
-
-
-async def until_done(work: Callable[[], Awaitable[None]], what: str) -> None:
-    """Faults of the system (store, disk, broker) are retried here, never dead-lettered, and a batch
-    is not acknowledged until it went through: faust acks what an agent raised on."""
-    attempt = 0
-    while True:
-        try:
-            await work()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-            log.exception("%s failed; retrying in %s s", what, delay)
-            await asyncio.sleep(delay)
-            attempt += 1
 
 
 @dataclass

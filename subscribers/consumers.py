@@ -17,8 +17,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 
+from chainmatch.retry import until_done
+
 log = logging.getLogger(__name__)
-RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 Events = list[dict[str, Any]]
 Offsets = dict[tuple[str, int], int]
 
@@ -45,21 +46,6 @@ def events_and_offsets(batches: Mapping[TopicPartition, Iterable[ConsumerRecord]
                 events.append(event)
             offsets[(tp.topic, tp.partition)] = record.offset + 1
     return events, offsets
-
-
-async def until_done(work: Callable[[], Awaitable[None]], what: str) -> None:
-    """Faults of the system (disk, broker) are retried, so nothing consumed is skipped."""
-    attempt = 0
-    while True:
-        try:
-            return await work()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-            log.exception("%s failed; retrying in %s s", what, delay)
-            await asyncio.sleep(delay)
-            attempt += 1
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -1,5 +1,6 @@
 import pytest
 
+from chainmatch import retry
 from streams import app as stream_app
 
 
@@ -14,9 +15,9 @@ class FailingTwice:
 
 
 async def test_a_batch_that_fails_on_the_system_is_retried_until_it_goes_through(monkeypatch):
-    monkeypatch.setattr(stream_app, "RETRY_DELAYS", (0,))
+    monkeypatch.setattr(retry, "RETRY_DELAYS", (0,))
     handler = FailingTwice()
-    await stream_app.until_done(handler.handle, "entities")
+    await retry.until_done(handler.handle, "entities")
     assert handler.calls == 3
 
 
@@ -28,7 +29,7 @@ async def test_cancellation_is_not_swallowed_by_the_retry_loop(monkeypatch):
             raise asyncio.CancelledError
 
     with pytest.raises(BaseException) as caught:
-        await stream_app.until_done(Cancelled().handle, "entities")
+        await retry.until_done(Cancelled().handle, "entities")
     assert type(caught.value).__name__ == "CancelledError"
 
 
