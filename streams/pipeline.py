@@ -122,7 +122,7 @@ class BatchHandler:
         self._publish = publish
         self._prefix = prefix
         self._counters = counters
-        # The matcher is one mutable model: batches of both agents and settles take turns.
+        # The matcher is one mutable model: the batches of every agent and the settles take turns.
         self._turn = asyncio.Lock()
         # Marks of the events ingested since the last settle, as persisted by their batch.
         self._unsettled_marks: dict[str, dict[str, Any]] = {}
