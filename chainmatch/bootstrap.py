@@ -87,8 +87,10 @@ def index_embedded_store(store: VectorStore, *, threshold: int = INDEX_FROM) -> 
     """Qdrant Edge runs no background optimizer: without this, every search scans all vectors (about
     5 ms at 30,000, against 0.3 ms indexed). A Qdrant server indexes by itself."""
     optimize = getattr(store, "optimize", None)
-    if optimize is not None and store.info() is not None and store.count() >= threshold:
-        progress(f"indexing {store.count()} vectors")
+    if optimize is None or store.info() is None:
+        return
+    if (count := store.count()) >= threshold:
+        progress(f"indexing {count} vectors")
         optimize()
 
 

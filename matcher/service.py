@@ -124,13 +124,11 @@ class Matcher:
         stored = self._write(upserted)
         if deleted:
             self._store.delete(deleted)
-            for entity_id in deleted:
-                self._triads.forget_project(entity_id)
-        self._touched_sectors |= {s for p in stored for s in p.sectors}
-        self._touched_sectors |= {s for point in previous.values() for s in point.payload["sectors"]}
-        self._touched_projects = (self._touched_projects | {p.id for p in stored if p.kind == "project"}) - set(deleted)
+        # A profile's sectors before and after the change both lose or gain partners.
+        sectors = {s for p in stored for s in p.sectors} | {
+            s for point in previous.values() for s in point.payload["sectors"]}
+        self.touch(sectors=sectors, projects={p.id for p in stored if p.kind == "project"}, deleted=deleted)
         self._deleted = (self._deleted | set(deleted)) - {p.id for p in stored}
-        self._unsettled = True
 
     def take_changes(self) -> dict[str, list[str]]:
         """What `ingest` touched since the last call, handed to a partnerships worker in another
@@ -141,12 +139,14 @@ class Matcher:
         self._unsettled = False
         return changes
 
-    def touch(self, *, sectors: Iterable[str], projects: Iterable[str], deleted: Iterable[str]) -> None:
-        """Changes an ingest worker stored in the shared store: recomputed at the next settle."""
+    def touch(self, *, sectors: Iterable[str], projects: Iterable[str], deleted: Iterable[str] = ()) -> None:
+        """Sectors and projects whose partnerships the next settle recomputes: changed here (ingest,
+        feedback) or by an ingest worker in another process."""
+        deleted = set(deleted)
         for entity_id in deleted:
             self._triads.forget_project(entity_id)
         self._touched_sectors |= set(sectors)
-        self._touched_projects = (self._touched_projects | set(projects)) - set(deleted)
+        self._touched_projects = (self._touched_projects | set(projects)) - deleted
         self._unsettled = True
 
     @property
@@ -217,9 +217,8 @@ class Matcher:
             self._not_interested.add((entity_id, other_id))
             self._unsaved_feedback[f"{entity_id}|{other_id}"] = {
                 "entity_id": entity_id, "other_id": other_id, "signal": "not_interested", "at": now or _now()}
-            self._touched_sectors |= {s for point in points for s in point.payload["sectors"]}
-            self._touched_projects |= {p.id for p in points if p.payload["kind"] == "project"}
-            self._unsettled = True
+            self.touch(sectors={s for point in points for s in point.payload["sectors"]},
+                       projects={p.id for p in points if p.payload["kind"] == "project"})
         return True
 
     def _write(self, profiles: Sequence[Profile]) -> list[Profile]:
