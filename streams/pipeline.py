@@ -183,8 +183,7 @@ class BatchHandler:
         outbox = {key: _outbox_row(record) for key, record in records.items()}
         await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
         self._unsettled_marks.update(marks)
-        stored = self._state.get_many("outbox", replay) if replay else {}
-        await self._publish([*records.values(), *(_from_outbox(stored[k]) for k in replay if k in stored)])
+        await self._publish([*records.values(), *self._outbox_records(replay)])
         self._counters.events_processed += len(batch)
         self._counters.deadlettered += len(dead)
 
@@ -218,9 +217,12 @@ class BatchHandler:
         """Everything settled and not yet sent, this settle's and any a failed attempt left behind."""
         keys = sorted(key for key, _ in self._state.items("pending"))
         if keys:
-            rows = self._state.get_many("outbox", keys)
-            await self._publish([_from_outbox(rows[key]) for key in keys if key in rows])
+            await self._publish(self._outbox_records(keys))
             self._state.delete("pending", keys)
+
+    def _outbox_records(self, keys: Sequence[str]) -> list[Record]:
+        rows = self._state.get_many("outbox", keys) if keys else {}
+        return [_from_outbox(rows[key]) for key in keys if key in rows]
 
     def _apply(self, fresh: Sequence[tuple[Incoming, CloudEvent]]) -> tuple[list[PartnershipEvent], list]:
         """Profile changes as one matcher batch, then decisions and feedback in order."""
