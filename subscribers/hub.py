@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from api.auth import Caller
+from chainmatch.retry import until_done
 from chainmatch.settings import Settings
 from subscribers import consumers, sse
 from subscribers.database import Database
@@ -85,14 +86,14 @@ class Subscribers:
         """The window feeder, the webhook dispatcher and the delivery loop, until cancelled."""
         topic = self.settings.topic("partnerships.v1")
         async with asyncio.TaskGroup() as group:
-            group.create_task(consumers.until_done(lambda: consumers.feed(
+            group.create_task(until_done(lambda: consumers.feed(
                 bootstrap=bootstrap, topic=topic, start_offsets=self.window.offsets, append=self.append),
                 "the SSE window feeder"))
-            group.create_task(consumers.until_done(lambda: consumers.dispatch(
+            group.create_task(until_done(lambda: consumers.dispatch(
                 bootstrap=bootstrap, topic=topic, group=self.webhook_group,
                 session_timeout_s=self.settings.consumer_session_timeout_s, plan=self.plan),
                 "the webhook dispatcher"))
-            group.create_task(consumers.until_done(self.deliverer.run, "the webhook delivery loop"))
+            group.create_task(until_done(self.deliverer.run, "the webhook delivery loop"))
 
     def close(self) -> None:
         self._db.close()

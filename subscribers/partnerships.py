@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from chainmatch.retry import until_done
 from matcher.service import Matcher
 from schemas import validate
 from subscribers import consumers
@@ -71,7 +72,7 @@ class PartnershipReadModel:
         async with asyncio.TaskGroup() as group:
             for topic, name in self._topics.items():
                 append = self.absorb if name == "partnerships" else self.note_feedback
-                group.create_task(consumers.until_done(lambda topic=topic, name=name, append=append: consumers.feed(
+                group.create_task(until_done(lambda topic=topic, name=name, append=append: consumers.feed(
                     bootstrap=bootstrap, topic=topic, start_offsets=dict, append=append,
                     what=f"reading {name} into the API's read model",
                     caught_up=lambda: self._caught_up.add(name)), f"the {name} read model feeder"))
