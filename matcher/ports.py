@@ -58,6 +58,10 @@ class NoCollection(RuntimeError):
 class VectorStore(Protocol):
     """Every method but info, recreate, flush and close raises NoCollection while info() is None."""
 
+    # True when nothing but this object writes the collection, so what it last wrote is what a read
+    # returns and readers may keep what they read until they write again.
+    exclusive: bool
+
     def info(self) -> StoreInfo | None:
         """The model and dimension the collection was created for, None when there is none."""
 

@@ -33,7 +33,7 @@ class PairScore:
     reasons: tuple[str, ...]
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=4096)
 def _words(text: str) -> frozenset[str]:
     """Cached: one profile's words are read against every candidate of a request."""
     return frozenset(re.findall(r"[a-z0-9][a-z0-9+-]{2,}", text.lower()))
@@ -84,15 +84,32 @@ def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
     return 0.0, []
 
 
+FITS = (("sector", sector_fit), ("capability", capability_fit), ("stage", stage_fit), ("resource", resource_fit),
+        ("region", region_fit))
+
+
 def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, list[str]] = (0.0, [])
                ) -> PairScore:
     """`lexical` is the BM25 fit of the other's text to this profile's, and the terms they share."""
     shared_terms = [f"both mention {', '.join(lexical[1])}"] if lexical[1] else []
     components = {"semantic": (max(similarity, 0.0), []), "lexical": (lexical[0], shared_terms)}
-    for name, fit in (("sector", sector_fit), ("capability", capability_fit), ("stage", stage_fit),
-                      ("resource", resource_fit), ("region", region_fit)):
+    for name, fit in FITS:
         components[name] = fit(me, other)
-    breakdown = {name: round(WEIGHTS[name] * value, 6) for name, (value, _) in components.items()}
+    breakdown, score = _weighted({name: value for name, (value, _) in components.items()})
     roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
     reasons = roles + [reason for _, found in components.values() for reason in found]
-    return PairScore(score=round(sum(breakdown.values()), 6), breakdown=breakdown, reasons=tuple(reasons))
+    return PairScore(score=score, breakdown=breakdown, reasons=tuple(reasons))
+
+
+def rank_score(me: Profile, other: Profile, similarity: float, lexical_fit: float = 0.0) -> float:
+    """`pair_score(...).score` without its explanation: ranks the many candidates of which few are shown."""
+    values = {"semantic": max(similarity, 0.0), "lexical": lexical_fit}
+    for name, fit in FITS:
+        values[name] = fit(me, other)[0]
+    return _weighted(values)[1]
+
+
+def _weighted(values: Mapping[str, float]) -> tuple[dict[str, float], float]:
+    """The breakdown and its sum, each rounded, so that the breakdown a person adds up is the score."""
+    breakdown = {name: round(WEIGHTS[name] * value, 6) for name, value in values.items()}
+    return breakdown, round(sum(breakdown.values()), 6)

@@ -24,12 +24,15 @@ from matcher.inference import (
 from matcher.lexical import TermStats, read_only_terms, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
-from matcher.scoring import pair_score
+from matcher.profile_cache import ProfileCache
+from matcher.scoring import pair_score, rank_score
 from matcher.triad_lists import TriadLists
 
 Progress = Callable[[str], None]
 REEMBED_BATCH = 64
 NEIGHBOURS = 10
+# Profiles kept decoded (when the store is this process's alone): every profile of a 30,000-profile park.
+PROFILE_CACHE = 50_000
 
 
 def _now() -> str:
@@ -52,6 +55,7 @@ class Matcher:
         self._embedder = embedder
         self._store = store
         self._state = state
+        self._profiles = ProfileCache(self._read_profiles, capacity=PROFILE_CACHE if store.exclusive else 0)
         self._book = PartnershipBook(doc for _, doc in state.items("partnerships")) if state else PartnershipBook()
         self._not_interested = self._stored_feedback()
         self._unsaved_feedback: dict[str, dict[str, Any]] = {}
@@ -78,6 +82,7 @@ class Matcher:
         if current != wanted:
             profiles = [p for p, _ in self._scan()] if current is not None else []
             self._store.recreate(wanted)
+            self._profiles.clear()
             if profiles:
                 self._progress(f"re-embedding {len(profiles)} profiles: {current.model} -> {wanted.model}")
             for start in range(0, len(profiles), REEMBED_BATCH):
@@ -124,6 +129,7 @@ class Matcher:
         stored = self._write(upserted)
         if deleted:
             self._store.delete(deleted)
+            self._profiles.forget(deleted)
         # A profile's sectors before and after the change both lose or gain partners.
         sectors = {s for p in stored for s in p.sectors} | {
             s for point in previous.values() for s in point.payload["sectors"]}
@@ -234,6 +240,7 @@ class Matcher:
         changed = [(p, v) for p, before, v in zip(enriched, profiles, vectors, strict=True) if p != before]
         if changed:
             self._store.upsert([Point(p.id, v, p.payload()) for p, v in changed])
+        self._profiles.forget(p.id for p in profiles)
         return enriched
 
     def _infer(self, profile: Profile, vector: Sequence[float]) -> Profile:
@@ -307,16 +314,19 @@ class Matcher:
     # -- reads -------------------------------------------------------------------------------------
 
     def get(self, entity_id: str) -> Profile | None:
-        points = self._store.retrieve([entity_id])
-        return Profile.from_payload(points[0].payload) if points else None
+        found = self._profiles.many([entity_id])
+        return found[0] if found else None
 
     def profiles(self, entity_ids: Sequence[str]) -> list[Profile]:
         """The stored profiles among `entity_ids`, in one read."""
-        return [Profile.from_payload(p.payload) for p in self._store.retrieve(entity_ids)]
+        return self._profiles.many(entity_ids)
 
     def stored(self, entity_ids: Sequence[str]) -> list[str]:
         """Which of `entity_ids` the store holds now."""
-        return [point.id for point in self._store.retrieve(entity_ids)]
+        return [profile.id for profile in self._profiles.many(entity_ids)]
+
+    def _read_profiles(self, entity_ids: Sequence[str]) -> list[Profile]:
+        return [Profile.from_payload(p.payload) for p in self._store.retrieve(entity_ids)]
 
     def count(self) -> int:
         return self._store.count()
@@ -362,19 +372,22 @@ class Matcher:
         # The searches overlap: each candidate's payload is read once, after them.
         similarity = {h.id: h.score for f in filters
                       for h in self._store.search(vector, filter=f, limit=limit * 2 + 1, with_payload=False)}
-        suggestions = []
         my_terms = self._terms.against(terms(me.text()))
-        for point in self._store.retrieve(list(similarity)):
-            other = Profile.from_payload(point.payload)
+        ranked = []
+        for other in self._profiles.many(list(similarity)):
             if other.id == me.id or (me.id, other.id) in self._not_interested or not visible(other):
                 continue
             their_terms = read_only_terms(other.text())
-            lexical = (my_terms.bm25(their_terms), my_terms.distinctive_shared(their_terms))
-            scored = pair_score(me, other, similarity[other.id], lexical)
+            fit = my_terms.bm25(their_terms)
+            ranked.append((-rank_score(me, other, similarity[other.id], fit), other.id, other, their_terms, fit))
+        ranked.sort(key=lambda entry: entry[:2])
+        # Only the shown ones are explained: reasons cost more than the score they explain.
+        suggestions = []
+        for _, _, other, their_terms, fit in ranked[:limit]:
+            scored = pair_score(me, other, similarity[other.id], (fit, my_terms.distinctive_shared(their_terms)))
             suggestions.append(Suggestion(profile=other, score=scored.score, reasons=scored.reasons,
                                           score_breakdown=scored.breakdown))
-        suggestions.sort(key=lambda s: (-s.score, s.profile.id))
-        return suggestions[:limit]
+        return suggestions
 
     def _scan(self, *, filter_: dict[str, list[str]] | None = None,
               with_vectors: bool = False) -> Iterable[tuple[Profile, list[float]]]:

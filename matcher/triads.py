@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matcher.model import Profile
-from matcher.scoring import pair_score
+from matcher.scoring import rank_score
 
 PAIR_WEIGHT = 0.6
 ANCHOR_WEIGHT = 0.4
@@ -81,7 +81,7 @@ def search_triads(
     def anchor_fit(c: Candidate) -> float:
         if anchor is None:
             return 0.0
-        return pair_score(anchor.profile, c.profile, float(anchor.vector @ c.vector)).score
+        return rank_score(anchor.profile, c.profile, float(anchor.vector @ c.vector))
 
     fits = {c.profile.id: anchor_fit(c) for role in candidates for c in candidates[role]}
     pairs = sorted(

@@ -43,6 +43,8 @@ def _matches(payload: dict[str, Any], filter: Filter | None) -> bool:
 
 
 class MemoryStore:
+    exclusive = True
+
     def __init__(self) -> None:
         self._info: StoreInfo | None = None
         self._points: dict[str, _Stored] = {}  # by point id

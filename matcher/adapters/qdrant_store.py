@@ -32,6 +32,8 @@ _BATCH = 512
 class QdrantServerStore:
     """One collection on `client`. The store owns the client: close() closes it."""
 
+    exclusive = False  # workers and API processes may all write the server's collection
+
     def __init__(self, client: QdrantClient, collection: str) -> None:
         self._client = client
         self.collection = collection

@@ -228,6 +228,20 @@ def test_search_without_payloads_finds_the_same_hits_with_empty_payloads(store):
     assert all(h.payload == {} for h in bare) and all(h.payload for h in full)
 
 
+def test_searches_without_payloads_follow_later_upserts_and_deletes(store):
+    points = make_points(60, seed=9)
+    store.upsert(points[:30])
+    query = points[45].vector
+    store.search(query, limit=5, with_payload=False)  # a store may learn its entity ids here
+    store.upsert(points[30:])
+    store.delete([p.id for p in points[40:50]])
+    full = store.search(query, limit=25)
+    bare = store.search(query, limit=25, with_payload=False)
+    assert [h.id for h in bare] == [h.id for h in full]
+    assert {h.id for h in bare}.isdisjoint(p.id for p in points[40:50])
+    assert {h.id for h in bare} & {p.id for p in points[30:40]}
+
+
 def test_unindexed_filter_keys_and_wrong_dimensions_are_refused(store):
     store.upsert(make_points(2))
     with pytest.raises(ValueError, match="name"):
@@ -288,6 +302,8 @@ def test_edge_store_persists_points_and_info_across_close_and_reopen(tmp_path, s
         assert reopened.count() == 29
         assert reopened.retrieve(["ent-0005"])[0].payload == points[5].payload
         assert reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5) == before
+        bare = reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5, with_payload=False)
+        assert [h.id for h in bare] == [h.id for h in before]
         assert reopened.optimize() in (True, False)
         assert reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5) == before
 

@@ -125,3 +125,19 @@ def test_a_project_gets_partnerships_once_its_missing_role_arrives_later(matcher
     [record] = matcher.partnerships(project_id="pj-1")
     assert [record[r]["id"] for r in ("chip", "algorithm", "application")] == ["chip-1", "algo-1", "app-1"]
     assert record["project_id"] == "pj-1"
+
+
+def test_reads_after_the_matchers_own_writes_see_them_over_a_store_it_alone_writes(tmp_path):
+    from matcher.adapters.edge_store import EdgeStore
+
+    with EdgeStore(tmp_path / "store") as store:
+        matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=store)
+        matcher.ensure_model()
+        matcher.apply([Upsert(company(id="co-a", name="First", roles=["chip"])),
+                       Upsert(company(id="co-b", roles=["algorithm"]))])
+        assert matcher.get("co-a").name == "First" and [s.profile.id for s in matcher.suggest("co-b")] == ["co-a"]
+        matcher.apply([Upsert(company(id="co-a", name="Second", roles=["chip"]))])
+        assert matcher.get("co-a").name == "Second"
+        assert matcher.suggest("co-b")[0].profile.name == "Second"
+        matcher.apply([Delete("co-a")])
+        assert matcher.get("co-a") is None and matcher.suggest("co-b") == []

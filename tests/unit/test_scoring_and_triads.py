@@ -107,3 +107,17 @@ def test_a_not_interested_pair_ranks_lower():
     after = search_triads(pool, limit=8, penalised_pairs=penalised)
     assert after[0].id != best.id
     assert next(t for t in after if t.id == best.id).score_breakdown["feedback"] < 0
+
+
+def test_rank_score_is_the_explained_score_for_every_pair_of_the_dev_set():
+    from pathlib import Path
+
+    from benchmarks.evaluate import load
+    from matcher.scoring import rank_score
+
+    profiles = [c.profile for c in load(Path(__file__).parents[1] / "data" / "dev.jsonl")][:60]
+    for me in profiles:
+        for other in profiles:
+            for similarity, lexical in ((0.61, 0.3), (-0.2, 0.0)):
+                assert rank_score(me, other, similarity, lexical) == pair_score(me, other, similarity,
+                                                                                 (lexical, ["x"])).score
