@@ -7,9 +7,11 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+import numpy as np
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*[a-z0-9+]|[a-z0-9]")
 STOPWORDS = frozenset(
@@ -25,11 +27,29 @@ def terms(text: str) -> Counter[str]:
     return Counter(w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1)
 
 
-@functools.lru_cache(maxsize=4096)
-def read_only_terms(text: str) -> Mapping[str, int]:
-    """`terms`, remembered by text: suggestions read the same candidates' texts request after request.
-    Read-only, since every caller shares it."""
-    return MappingProxyType(terms(text))
+@dataclass(frozen=True)
+class Document:
+    """One text's term counts, also as arrays so one request scores all its candidates in numpy.
+
+    Terms are keyed by their `hash` (this process's, 64-bit): a collision would need two of the
+    vocabulary's terms to share all 64 bits."""
+
+    counts: Mapping[str, int]
+    keys: np.ndarray
+    frequencies: np.ndarray
+    length: int
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> Document:
+        return cls(counts=MappingProxyType(dict(counts)), keys=np.fromiter(map(hash, counts), np.int64, len(counts)),
+                   frequencies=np.fromiter(counts.values(), np.float64, len(counts)), length=sum(counts.values()))
+
+
+@functools.lru_cache(maxsize=65_536)
+def document(text: str) -> Document:
+    """Remembered by text: suggestions read the same candidates' texts request after request; read-only,
+    since every caller shares it."""
+    return Document.of(terms(text))
 
 
 @dataclass
@@ -48,14 +68,6 @@ class TermStats:
         else:
             self.frequencies.subtract(document.keys())
 
-    def bm25(self, query: Counter[str], document: Counter[str]) -> float:
-        """BM25 of `document` for `query`, squashed into [0, 1)."""
-        return self.against(query).bm25(document)
-
-    def distinctive_shared(self, query: Counter[str], document: Counter[str], count: int = 3) -> list[str]:
-        """The rarest terms both texts use: what a person would check first."""
-        return self.against(query).distinctive_shared(document, count)
-
     def against(self, query: Counter[str]) -> QueryTerms:
         """`query` scored against many documents: what depends only on the query is computed once."""
         return QueryTerms(query, self)
@@ -65,26 +77,32 @@ class QueryTerms:
     """One query's idf and rarity order, read from the statistics once and reused for each document
     (a suggestion request scores dozens of candidates against the same profile)."""
 
-    def __init__(self, query: Counter[str], stats: TermStats):
+    def __init__(self, query: Mapping[str, int], stats: TermStats):
         self._documents = stats.documents
         self._average = (stats.total_length / stats.documents or 1.0) if stats.documents > 0 else 1.0
-        # Keyed like `query`, in its order, so `keys() & document.keys()` walks the terms as before.
-        self._idf = {term: math.log(1 + (stats.documents - df + 0.5) / (df + 0.5))
-                     for term, df in ((t, max(stats.frequencies.get(t, 0), 1)) for t in query)}
+        idf = {hash(term): math.log(1 + (stats.documents - df + 0.5) / (df + 0.5))
+               for term, df in ((t, max(stats.frequencies.get(t, 0), 1)) for t in query)}
+        order = sorted(idf)
+        self._keys = np.array(order, dtype=np.int64)
+        self._idf = np.array([idf[key] for key in order], dtype=np.float64)
         self._rarity = {term: (stats.frequencies.get(term, 0), term) for term in query if not term.isdigit()}
 
-    def bm25(self, document: Mapping[str, int]) -> float:
-        if self._documents <= 0:
-            return 0.0
-        length = sum(document.values())
-        norm = K1 * (1 - B + B * length / self._average)
-        raw = 0.0
-        idf = self._idf
-        for term in idf.keys() & document.keys():
-            tf = document[term]
-            raw += idf[term] * tf * (K1 + 1) / (tf + norm)
+    def bm25(self, documents: Sequence[Document]) -> np.ndarray:
+        """BM25 of each document for this query, squashed into [0, 1)."""
+        if self._documents <= 0 or not len(self._keys) or not documents:
+            return np.zeros(len(documents))
+        keys = np.concatenate([d.keys for d in documents])
+        frequencies = np.concatenate([d.frequencies for d in documents])
+        sizes = np.fromiter((len(d.keys) for d in documents), np.int64, len(documents))
+        lengths = np.fromiter((d.length for d in documents), np.float64, len(documents))
+        norms = np.repeat(K1 * (1 - B + B * lengths / self._average), sizes)
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        idf = np.where(self._keys[at] == keys, self._idf[at], 0.0)
+        owner = np.repeat(np.arange(len(documents)), sizes)
+        raw = np.bincount(owner, weights=idf * frequencies * (K1 + 1) / (frequencies + norms), minlength=len(documents))
         return raw / (raw + SATURATION)
 
-    def distinctive_shared(self, document: Mapping[str, int], count: int = 3) -> list[str]:
+    def distinctive_shared(self, document: Document, count: int = 3) -> list[str]:
+        """The rarest terms both texts use: what a person would check first."""
         rarity = self._rarity
-        return sorted(rarity.keys() & document.keys(), key=rarity.__getitem__)[:count]
+        return sorted(rarity.keys() & document.counts.keys(), key=rarity.__getitem__)[:count]

@@ -84,32 +84,28 @@ def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
     return 0.0, []
 
 
-FITS = (("sector", sector_fit), ("capability", capability_fit), ("stage", stage_fit), ("resource", resource_fit),
-        ("region", region_fit))
+# The components after semantic and lexical, in the order of WEIGHTS.
+FITS = (sector_fit, capability_fit, stage_fit, resource_fit, region_fit)
 
 
 def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, list[str]] = (0.0, [])
                ) -> PairScore:
     """`lexical` is the BM25 fit of the other's text to this profile's, and the terms they share."""
     shared_terms = [f"both mention {', '.join(lexical[1])}"] if lexical[1] else []
-    components = {"semantic": (max(similarity, 0.0), []), "lexical": (lexical[0], shared_terms)}
-    for name, fit in FITS:
-        components[name] = fit(me, other)
-    breakdown, score = _weighted({name: value for name, (value, _) in components.items()})
+    found = [fit(me, other) for fit in FITS]
+    weighted = _weighted([max(similarity, 0.0), lexical[0], *(value for value, _ in found)])
     roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
-    reasons = roles + [reason for _, found in components.values() for reason in found]
-    return PairScore(score=score, breakdown=breakdown, reasons=tuple(reasons))
+    reasons = roles + shared_terms + [reason for _, said in found for reason in said]
+    return PairScore(score=round(sum(weighted), 6), breakdown=dict(zip(WEIGHTS, weighted, strict=True)),
+                     reasons=tuple(reasons))
 
 
 def rank_score(me: Profile, other: Profile, similarity: float, lexical_fit: float = 0.0) -> float:
     """`pair_score(...).score` without its explanation: ranks the many candidates of which few are shown."""
-    values = {"semantic": max(similarity, 0.0), "lexical": lexical_fit}
-    for name, fit in FITS:
-        values[name] = fit(me, other)[0]
-    return _weighted(values)[1]
+    return round(sum(_weighted([max(similarity, 0.0), lexical_fit, *(fit(me, other)[0] for fit in FITS)])), 6)
 
 
-def _weighted(values: Mapping[str, float]) -> tuple[dict[str, float], float]:
-    """The breakdown and its sum, each rounded, so that the breakdown a person adds up is the score."""
-    breakdown = {name: round(WEIGHTS[name] * value, 6) for name, value in values.items()}
-    return breakdown, round(sum(breakdown.values()), 6)
+def _weighted(values: list[float]) -> list[float]:
+    """Each component times its weight, rounded, in the order of WEIGHTS: the breakdown a person adds
+    up, and whose sum (in this order) is the score."""
+    return [round(weight * value, 6) for weight, value in zip(WEIGHTS.values(), values, strict=True)]

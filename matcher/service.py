@@ -21,7 +21,7 @@ from matcher.inference import (
     LabelCentroids,
     mostly_english,
 )
-from matcher.lexical import TermStats, read_only_terms, terms
+from matcher.lexical import TermStats, document, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
 from matcher.profile_cache import ProfileCache
@@ -373,18 +373,17 @@ class Matcher:
         similarity = {h.id: h.score for f in filters
                       for h in self._store.search(vector, filter=f, limit=limit * 2 + 1, with_payload=False)}
         my_terms = self._terms.against(terms(me.text()))
-        ranked = []
-        for other in self._profiles.many(list(similarity)):
-            if other.id == me.id or (me.id, other.id) in self._not_interested or not visible(other):
-                continue
-            their_terms = read_only_terms(other.text())
-            fit = my_terms.bm25(their_terms)
-            ranked.append((-rank_score(me, other, similarity[other.id], fit), other.id, other, their_terms, fit))
-        ranked.sort(key=lambda entry: entry[:2])
+        candidates = [other for other in self._profiles.many(list(similarity))
+                      if other.id != me.id and (me.id, other.id) not in self._not_interested and visible(other)]
+        documents = [document(other.text()) for other in candidates]
+        fits = my_terms.bm25(documents).tolist()
+        ranked = sorted(((-rank_score(me, other, similarity[other.id], fit), other.id, other, doc, fit)
+                         for other, doc, fit in zip(candidates, documents, fits, strict=True)),
+                        key=lambda entry: entry[:2])
         # Only the shown ones are explained: reasons cost more than the score they explain.
         suggestions = []
-        for _, _, other, their_terms, fit in ranked[:limit]:
-            scored = pair_score(me, other, similarity[other.id], (fit, my_terms.distinctive_shared(their_terms)))
+        for _, _, other, doc, fit in ranked[:limit]:
+            scored = pair_score(me, other, similarity[other.id], (fit, my_terms.distinctive_shared(doc)))
             suggestions.append(Suggestion(profile=other, score=scored.score, reasons=scored.reasons,
                                           score_breakdown=scored.breakdown))
         return suggestions

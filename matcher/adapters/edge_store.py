@@ -90,8 +90,7 @@ class EdgeStore:
         # the caller answers with another recreate, never a shard that claims the wrong model.
         (self.path / _INFO).unlink(missing_ok=True)
         shutil.rmtree(self.path / _SHARD, ignore_errors=True)
-        config = EdgeConfig(vectors=EdgeVectorParams(size=info.dimension, distance=Distance.Cosine))
-        self._shard = EdgeShard.create(str(self.path / _SHARD), config)
+        self._shard = EdgeShard.create(str(self.path / _SHARD), _config(info))
         self._ensure_indexes()
         self._shard.flush()
         _write_atomically(self.path / _INFO, json.dumps({"model": info.model, "dimension": info.dimension}))
@@ -194,10 +193,12 @@ class EdgeStore:
         if not (info_file.exists() and shard_dir.exists()):
             return  # new folder, or a recreate that never finished: no collection yet
         raw = json.loads(info_file.read_text())
-        self._shard = EdgeShard.load(str(shard_dir))
+        info = StoreInfo(model=raw["model"], dimension=int(raw["dimension"]))
+        # With a config, load also brings a shard made before a setting changed up to date.
+        self._shard = EdgeShard.load(str(shard_dir), _config(info))
         # An INDEXED_FIELDS added since the shard was made gets its index here.
         self._ensure_indexes()
-        self._info = StoreInfo(model=raw["model"], dimension=int(raw["dimension"]))
+        self._info = info
 
     def _ensure_indexes(self) -> None:
         shard = self._live()
@@ -258,6 +259,13 @@ def _write_atomically(target: Path, text: str) -> None:
 
 
 _PACKED = "_packed"
+
+
+def _config(info: StoreInfo) -> EdgeConfig:
+    """One search thread: by default the shard hands each search to a pool of one thread per CPU, and on
+    two cores that hand-off cost more than the search (four filtered searches over 3,000 points: 1.86 ms
+    with the default pool, 0.73 ms with one thread)."""
+    return EdgeConfig(vectors=EdgeVectorParams(size=info.dimension, distance=Distance.Cosine), max_search_threads=1)
 
 
 def _edge_filter(filter: Filter | None) -> EdgeFilter | None:
