@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from matcher import policy
 from matcher.model import RESOURCES, Profile
@@ -88,24 +90,43 @@ def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
 FITS = (sector_fit, capability_fit, stage_fit, resource_fit, region_fit)
 
 
-def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, list[str]] = (0.0, [])
-               ) -> PairScore:
-    """`lexical` is the BM25 fit of the other's text to this profile's, and the terms they share."""
-    shared_terms = [f"both mention {', '.join(lexical[1])}"] if lexical[1] else []
-    found = [fit(me, other) for fit in FITS]
-    weighted = _weighted([max(similarity, 0.0), lexical[0], *(value for value, _ in found)])
+def pair_scores(me: Profile, others: Sequence[Profile], similarities: Sequence[float],
+                lexical_fits: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The score of `me` with each of `others`, and each one's breakdown as a row in the order of WEIGHTS.
+
+    All at once: a suggestion ranks some 80 candidates and explains only the few it shows. Each weighted
+    term is rounded and the score is their rounded sum, so a breakdown a person adds up is its score."""
+    lexical_fits = [0.0] * len(others) if lexical_fits is None else lexical_fits
+    values = np.array([[max(similarity, 0.0), lexical, *(fit(me, other)[0] for fit in FITS)]
+                       for other, similarity, lexical in zip(others, similarities, lexical_fits, strict=True)],
+                      dtype=np.float64).reshape(len(others), len(WEIGHTS))
+    weighted = np.round(values * _WEIGHT_ROW, 6)
+    total = weighted[:, 0].copy()
+    for column in range(1, len(WEIGHTS)):  # left to right, as the breakdown is read
+        total += weighted[:, column]
+    return np.round(total, 6), weighted
+
+
+def reasons(me: Profile, other: Profile, shared_terms: Sequence[str] = ()) -> tuple[str, ...]:
+    """Why `other` fits `me`, in checkable sentences; `shared_terms` are the words both texts use."""
     roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
-    reasons = roles + shared_terms + [reason for _, said in found for reason in said]
-    return PairScore(score=round(sum(weighted), 6), breakdown=dict(zip(WEIGHTS, weighted, strict=True)),
-                     reasons=tuple(reasons))
+    mentioned = [f"both mention {', '.join(shared_terms)}"] if shared_terms else []
+    return tuple(roles + mentioned + [reason for fit in FITS for reason in fit(me, other)[1]])
 
 
-def rank_score(me: Profile, other: Profile, similarity: float, lexical_fit: float = 0.0) -> float:
-    """`pair_score(...).score` without its explanation: ranks the many candidates of which few are shown."""
-    return round(sum(_weighted([max(similarity, 0.0), lexical_fit, *(fit(me, other)[0] for fit in FITS)])), 6)
+def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, Sequence[str]] = (0.0, ())
+               ) -> PairScore:
+    """One explained pair: `lexical` is the BM25 fit of the other's text to this profile's, and the
+    terms they share."""
+    scores, weighted = pair_scores(me, [other], [similarity], [lexical[0]])
+    return explained(me, other, float(scores[0]), weighted[0], lexical[1])
 
 
-def _weighted(values: list[float]) -> list[float]:
-    """Each component times its weight, rounded, in the order of WEIGHTS: the breakdown a person adds
-    up, and whose sum (in this order) is the score."""
-    return [round(weight * value, 6) for weight, value in zip(WEIGHTS.values(), values, strict=True)]
+def explained(me: Profile, other: Profile, score: float, weighted: np.ndarray, shared_terms: Sequence[str] = ()
+              ) -> PairScore:
+    """A row of `pair_scores` as a PairScore, with its reasons."""
+    return PairScore(score=score, breakdown=dict(zip(WEIGHTS, weighted.tolist(), strict=True)),
+                     reasons=reasons(me, other, shared_terms))
+
+
+_WEIGHT_ROW = np.array(list(WEIGHTS.values()), dtype=np.float64)

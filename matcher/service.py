@@ -25,7 +25,7 @@ from matcher.lexical import TermStats, document, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
 from matcher.profile_cache import ProfileCache
-from matcher.scoring import pair_score, rank_score
+from matcher.scoring import explained, pair_scores
 from matcher.triad_lists import TriadLists
 
 Progress = Callable[[str], None]
@@ -376,15 +376,15 @@ class Matcher:
         candidates = [other for other in self._profiles.many(list(similarity))
                       if other.id != me.id and (me.id, other.id) not in self._not_interested and visible(other)]
         documents = [document(other.text()) for other in candidates]
-        fits = my_terms.bm25(documents).tolist()
-        ranked = sorted(((-rank_score(me, other, similarity[other.id], fit), other.id, other, doc, fit)
-                         for other, doc, fit in zip(candidates, documents, fits, strict=True)),
-                        key=lambda entry: entry[:2])
-        # Only the shown ones are explained: reasons cost more than the score they explain.
+        scores, weighted = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
+                                       my_terms.bm25(documents).tolist())
+        # Only the shown ones are explained: reasons cost more than the scores they explain.
+        shown = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))[:limit]
         suggestions = []
-        for _, _, other, doc, fit in ranked[:limit]:
-            scored = pair_score(me, other, similarity[other.id], (fit, my_terms.distinctive_shared(doc)))
-            suggestions.append(Suggestion(profile=other, score=scored.score, reasons=scored.reasons,
+        for i in shown:
+            scored = explained(me, candidates[i], float(scores[i]), weighted[i],
+                               my_terms.distinctive_shared(documents[i]))
+            suggestions.append(Suggestion(profile=candidates[i], score=scored.score, reasons=scored.reasons,
                                           score_breakdown=scored.breakdown))
         return suggestions
 

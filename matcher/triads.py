@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matcher.model import Profile
-from matcher.scoring import rank_score
+from matcher.scoring import pair_scores
 
 PAIR_WEIGHT = 0.6
 ANCHOR_WEIGHT = 0.4
@@ -78,12 +78,13 @@ def search_triads(
     penalised_pairs: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Triad]:
     """The best `limit` valid triads from the candidates per role (chip, algorithm, application)."""
-    def anchor_fit(c: Candidate) -> float:
-        if anchor is None:
-            return 0.0
-        return rank_score(anchor.profile, c.profile, float(anchor.vector @ c.vector))
-
-    fits = {c.profile.id: anchor_fit(c) for role in candidates for c in candidates[role]}
+    everyone = [c for role in candidates for c in candidates[role]]
+    if anchor is None:
+        fits = {c.profile.id: 0.0 for c in everyone}
+    else:
+        scores, _ = pair_scores(anchor.profile, [c.profile for c in everyone],
+                                [float(anchor.vector @ c.vector) for c in everyone])
+        fits = dict(zip((c.profile.id for c in everyone), scores.tolist(), strict=True))
     pairs = sorted(
         ((member_fit(app, alg) + (fits[app.profile.id] + fits[alg.profile.id]) / 2, app, alg)
          for app in candidates.get("application", ()) for alg in candidates.get("algorithm", ())

@@ -109,15 +109,18 @@ def test_a_not_interested_pair_ranks_lower():
     assert next(t for t in after if t.id == best.id).score_breakdown["feedback"] < 0
 
 
-def test_rank_score_is_the_explained_score_for_every_pair_of_the_dev_set():
+def test_scores_of_many_candidates_at_once_are_each_ones_explained_score_and_sum_their_breakdown():
     from pathlib import Path
 
     from benchmarks.evaluate import load
-    from matcher.scoring import rank_score
+    from matcher.scoring import pair_scores
 
     profiles = [c.profile for c in load(Path(__file__).parents[1] / "data" / "dev.jsonl")][:60]
     for me in profiles:
-        for other in profiles:
-            for similarity, lexical in ((0.61, 0.3), (-0.2, 0.0)):
-                assert rank_score(me, other, similarity, lexical) == pair_score(me, other, similarity,
-                                                                                 (lexical, ["x"])).score
+        similarities = [((i * 37) % 100) / 50 - 0.5 for i in range(len(profiles))]
+        lexical = [((i * 11) % 10) / 10 for i in range(len(profiles))]
+        scores, weighted = pair_scores(me, profiles, similarities, lexical)
+        for other, similarity, fit, score, row in zip(profiles, similarities, lexical, scores, weighted, strict=True):
+            alone = pair_score(me, other, similarity, (fit, ["x"]))
+            assert (alone.score, list(alone.breakdown.values())) == (score, list(row))
+            assert alone.score == round(sum(alone.breakdown.values()), 6)
