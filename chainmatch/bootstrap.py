@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -107,7 +107,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, run_workers: bool, serve_api: bool = True,
                  embedder: Embedder | None = None, store: VectorStore | None = None,
-                 seed: Sequence[dict[str, Any]] = ()):
+                 seed: Sequence[dict[str, Any]] = (), on_ready: Callable[[], None] = lambda: None):
         from streams.pipeline import PipelineState
 
         self.settings = settings
@@ -123,6 +123,7 @@ class Runtime:
         self._publisher: Any = None
         self._failure: str | None = None
         self._seed = seed
+        self._on_ready = on_ready
         self._subscribers: Any = None
         self._read_model: Any = None
 
@@ -197,6 +198,7 @@ class Runtime:
                 matcher = await self._start_read_model(stack)
             await asyncio.to_thread(index_embedded_store, self._store)
             self._matcher = matcher
+            self._on_ready()
             progress("ready")
             if self._seed:
                 await self._publish_seed(matcher)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import secrets
 import signal
@@ -47,7 +48,8 @@ def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True, see
     try:
         ensure_topics(settings.bootstrap, topic_names(settings), settings.topic_partitions,
                       configs=topic_configs(settings))
-        runtime = Runtime(settings, run_workers=run_workers, serve_api=serve_api, store=store, seed=seed)
+        runtime = Runtime(settings, run_workers=run_workers, serve_api=serve_api, store=store, seed=seed,
+                          on_ready=_spare_startup_from_collections)
         if serve_api:
             from api.app import create_app
 
@@ -67,6 +69,14 @@ def _serve(settings: Settings, *, run_workers: bool, serve_api: bool = True, see
         if store is not None:
             store.close()
     return 0
+
+
+def _spare_startup_from_collections() -> None:
+    """What startup built (the workers, the store, the derived statistics) lives as long as the process.
+    Frozen, full collections stop walking it (they took 95-130 ms each here while starting), and young
+    collections run a tenth as often under request load."""
+    gc.freeze()
+    gc.set_threshold(7_000, 10, 10)
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:

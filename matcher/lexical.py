@@ -68,7 +68,7 @@ class TermStats:
         else:
             self.frequencies.subtract(document.keys())
 
-    def against(self, query: Counter[str]) -> QueryTerms:
+    def against(self, query: Mapping[str, int]) -> QueryTerms:
         """`query` scored against many documents: what depends only on the query is computed once."""
         return QueryTerms(query, self)
 

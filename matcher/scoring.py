@@ -90,43 +90,49 @@ def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
 FITS = (sector_fit, capability_fit, stage_fit, resource_fit, region_fit)
 
 
-def pair_scores(me: Profile, others: Sequence[Profile], similarities: Sequence[float],
-                lexical_fits: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The score of `me` with each of `others`, and each one's breakdown as a row in the order of WEIGHTS.
+@dataclass(frozen=True)
+class ScoredPairs:
+    """`me` scored with each of `others`: scores, and each one's weighted components as a row in the
+    order of WEIGHTS. Each weighted term is rounded and a score is the rounded sum of its row, so a
+    breakdown a person adds up is its score."""
 
-    All at once: a suggestion ranks some 80 candidates and explains only the few it shows. Each weighted
-    term is rounded and the score is their rounded sum, so a breakdown a person adds up is its score."""
+    me: Profile
+    others: Sequence[Profile]
+    scores: np.ndarray
+    weighted: np.ndarray
+    fits: list[list[tuple[float, list[str]]]]
+
+    def explain(self, index: int, shared_terms: Sequence[str] = ()) -> PairScore:
+        """The pair at `index` with its reasons; `shared_terms` are the words both texts use."""
+        other = self.others[index]
+        roles = [f"is a {r} partner" for r in other.roles if r in self.me.partner_roles()]
+        mentioned = [f"both mention {', '.join(shared_terms)}"] if shared_terms else []
+        found = [reason for _, said in self.fits[index] for reason in said]
+        return PairScore(score=float(self.scores[index]),
+                         breakdown=dict(zip(WEIGHTS, self.weighted[index].tolist(), strict=True)),
+                         reasons=tuple(roles + mentioned + found))
+
+
+def pair_scores(me: Profile, others: Sequence[Profile], similarities: Sequence[float],
+                lexical_fits: Sequence[float] | None = None) -> ScoredPairs:
+    """All at once: a suggestion ranks some 80 candidates and explains only the few it shows."""
+    fits = [[fit(me, other) for fit in FITS] for other in others]
     lexical_fits = [0.0] * len(others) if lexical_fits is None else lexical_fits
-    values = np.array([[max(similarity, 0.0), lexical, *(fit(me, other)[0] for fit in FITS)]
-                       for other, similarity, lexical in zip(others, similarities, lexical_fits, strict=True)],
+    values = np.array([[max(similarity, 0.0), lexical, *(value for value, _ in found)]
+                       for found, similarity, lexical in zip(fits, similarities, lexical_fits, strict=True)],
                       dtype=np.float64).reshape(len(others), len(WEIGHTS))
     weighted = np.round(values * _WEIGHT_ROW, 6)
     total = weighted[:, 0].copy()
     for column in range(1, len(WEIGHTS)):  # left to right, as the breakdown is read
         total += weighted[:, column]
-    return np.round(total, 6), weighted
-
-
-def reasons(me: Profile, other: Profile, shared_terms: Sequence[str] = ()) -> tuple[str, ...]:
-    """Why `other` fits `me`, in checkable sentences; `shared_terms` are the words both texts use."""
-    roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
-    mentioned = [f"both mention {', '.join(shared_terms)}"] if shared_terms else []
-    return tuple(roles + mentioned + [reason for fit in FITS for reason in fit(me, other)[1]])
+    return ScoredPairs(me=me, others=others, scores=np.round(total, 6), weighted=weighted, fits=fits)
 
 
 def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, Sequence[str]] = (0.0, ())
                ) -> PairScore:
     """One explained pair: `lexical` is the BM25 fit of the other's text to this profile's, and the
     terms they share."""
-    scores, weighted = pair_scores(me, [other], [similarity], [lexical[0]])
-    return explained(me, other, float(scores[0]), weighted[0], lexical[1])
-
-
-def explained(me: Profile, other: Profile, score: float, weighted: np.ndarray, shared_terms: Sequence[str] = ()
-              ) -> PairScore:
-    """A row of `pair_scores` as a PairScore, with its reasons."""
-    return PairScore(score=score, breakdown=dict(zip(WEIGHTS, weighted.tolist(), strict=True)),
-                     reasons=reasons(me, other, shared_terms))
+    return pair_scores(me, [other], [similarity], [lexical[0]]).explain(0, lexical[1])
 
 
 _WEIGHT_ROW = np.array(list(WEIGHTS.values()), dtype=np.float64)

@@ -25,7 +25,7 @@ from matcher.lexical import TermStats, document, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
 from matcher.profile_cache import ProfileCache
-from matcher.scoring import explained, pair_scores
+from matcher.scoring import pair_scores
 from matcher.triad_lists import TriadLists
 
 Progress = Callable[[str], None]
@@ -355,37 +355,35 @@ class Matcher:
     ) -> list[Suggestion] | None:
         """Partners for `entity_id`, best first; None when the entity is unknown.
 
-        Candidates come from filtered searches in the engine, by role and (when the entity has
-        sectors) by role within its sectors, then are ranked by the explained pair score.
+        Candidates come from filtered searches in the engine, by the roles wanted and (when the entity
+        has sectors) by those roles within its sectors, then are ranked by the explained pair score.
         """
         points = self._store.retrieve([entity_id], with_vectors=True)
         if not points:
             return None
         me, vector = Profile.from_payload(points[0].payload), points[0].vector
-        filters: list[dict[str, list[str]]]
-        if offers:
-            filters = [{"offers": list(offers)}]
-        else:
-            filters = [{"roles": [role]} for role in (roles or me.partner_roles())]
+        wanted = list(roles or me.partner_roles())
+        filters: list[dict[str, list[str]]] = [{"offers": list(offers)} if offers else {"roles": wanted}]
         if me.sectors:
-            filters += [{**f, "sectors": list(me.sectors)} for f in filters]
-        # The searches overlap: each candidate's payload is read once, after them.
+            filters.append({**filters[0], "sectors": list(me.sectors)})
+        # One search per filter however many roles it names: each search costs a pass over the stored
+        # points, whatever it matches. The two overlap: each candidate is read once, after them.
+        depth = (limit * 2 + 1) * (1 if offers else len(wanted))
         similarity = {h.id: h.score for f in filters
-                      for h in self._store.search(vector, filter=f, limit=limit * 2 + 1, with_payload=False)}
-        my_terms = self._terms.against(terms(me.text()))
+                      for h in self._store.search(vector, filter=f, limit=depth, with_payload=False)}
+        my_terms = self._terms.against(document(me.text()).counts)
         candidates = [other for other in self._profiles.many(list(similarity))
                       if other.id != me.id and (me.id, other.id) not in self._not_interested and visible(other)]
         documents = [document(other.text()) for other in candidates]
-        scores, weighted = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
-                                       my_terms.bm25(documents).tolist())
-        # Only the shown ones are explained: reasons cost more than the scores they explain.
-        shown = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))[:limit]
+        scored = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
+                             my_terms.bm25(documents).tolist())
+        # Only the shown ones are explained.
+        shown = sorted(range(len(candidates)), key=lambda i: (-scored.scores[i], candidates[i].id))[:limit]
         suggestions = []
         for i in shown:
-            scored = explained(me, candidates[i], float(scores[i]), weighted[i],
-                               my_terms.distinctive_shared(documents[i]))
-            suggestions.append(Suggestion(profile=candidates[i], score=scored.score, reasons=scored.reasons,
-                                          score_breakdown=scored.breakdown))
+            pair = scored.explain(i, my_terms.distinctive_shared(documents[i]))
+            suggestions.append(Suggestion(profile=candidates[i], score=pair.score, reasons=pair.reasons,
+                                          score_breakdown=pair.breakdown))
         return suggestions
 
     def _scan(self, *, filter_: dict[str, list[str]] | None = None,

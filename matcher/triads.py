@@ -82,9 +82,9 @@ def search_triads(
     if anchor is None:
         fits = {c.profile.id: 0.0 for c in everyone}
     else:
-        scores, _ = pair_scores(anchor.profile, [c.profile for c in everyone],
-                                [float(anchor.vector @ c.vector) for c in everyone])
-        fits = dict(zip((c.profile.id for c in everyone), scores.tolist(), strict=True))
+        scored = pair_scores(anchor.profile, [c.profile for c in everyone],
+                             [float(anchor.vector @ c.vector) for c in everyone])
+        fits = dict(zip((c.profile.id for c in everyone), scored.scores.tolist(), strict=True))
     pairs = sorted(
         ((member_fit(app, alg) + (fits[app.profile.id] + fits[alg.profile.id]) / 2, app, alg)
          for app in candidates.get("application", ()) for alg in candidates.get("algorithm", ())

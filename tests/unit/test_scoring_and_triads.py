@@ -119,8 +119,9 @@ def test_scores_of_many_candidates_at_once_are_each_ones_explained_score_and_sum
     for me in profiles:
         similarities = [((i * 37) % 100) / 50 - 0.5 for i in range(len(profiles))]
         lexical = [((i * 11) % 10) / 10 for i in range(len(profiles))]
-        scores, weighted = pair_scores(me, profiles, similarities, lexical)
-        for other, similarity, fit, score, row in zip(profiles, similarities, lexical, scores, weighted, strict=True):
+        scored = pair_scores(me, profiles, similarities, lexical)
+        for index, (other, similarity, fit) in enumerate(zip(profiles, similarities, lexical, strict=True)):
             alone = pair_score(me, other, similarity, (fit, ["x"]))
-            assert (alone.score, list(alone.breakdown.values())) == (score, list(row))
+            assert scored.explain(index, ["x"]) == alone
+            assert (alone.score, list(alone.breakdown.values())) == (scored.scores[index], list(scored.weighted[index]))
             assert alone.score == round(sum(alone.breakdown.values()), 6)
