@@ -11,6 +11,7 @@ from api import problems
 from api.body_limit import BodyLimit
 from api.deps import Backend
 from api.routes import chain, entities, events, health, open_platform, partnerships, stats, stream, subscriptions
+from api.turns import Turns
 from chainmatch.settings import Settings
 
 
@@ -19,6 +20,7 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
                   description="Partner matching for the AI industry chain of the HSITP.")
     app.state.settings = settings
     app.state.backend = backend
+    app.state.turns = Turns()
     problems.install(app)
     app.add_middleware(BodyLimit)
     # stream before partnerships: /v1/partnerships/{id} would take /v1/partnerships/stream

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Caller, find_key
 from api.problems import ProblemException
+from api.turns import Turns
 from chainmatch.settings import Settings
 from matcher.service import Matcher
 from schemas.cloudevents import Record
@@ -43,7 +44,12 @@ async def get_backend(request: Request) -> Backend:
     return request.app.state.backend
 
 
+async def get_turns(request: Request) -> Turns:
+    return request.app.state.turns
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TurnsDep = Annotated[Turns, Depends(get_turns)]
 BackendDep = Annotated[Backend, Depends(get_backend)]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Caller
 from api.cursors import decode_cursor, encode_cursor
-from api.deps import MatcherDep, SettingsDep, StaffOnly, StaffOrCompany
+from api.deps import MatcherDep, SettingsDep, StaffOnly, StaffOrCompany, TurnsDep
 from api.models import (
     EntitiesPublic,
     EntityPublic,
@@ -78,14 +79,14 @@ async def get_entity(entity_id: str, caller: StaffOrCompany, matcher: MatcherDep
 @router.get("/v1/entities/{entity_id}/suggestions", response_model=SuggestionsPublic,
             responses=problem_responses(401, 403, 404, 422, 503))
 async def get_suggestions(
-    entity_id: str, caller: StaffOrCompany, matcher: MatcherDep,
+    entity_id: str, caller: StaffOrCompany, matcher: MatcherDep, turns: TurnsDep,
     role: Role | None = None,
     offers: Annotated[list[Resource] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SuggestionsPublic:
     me = own_profile(caller, matcher, entity_id)
-    suggestions = matcher.suggest(me.id, roles=[role] if role else None, offers=offers,
-                                  visible=caller.may_see, limit=limit) or []
+    suggestions = await turns.take(partial(matcher.suggest, me.id, roles=[role] if role else None, offers=offers,
+                                           visible=caller.may_see, limit=limit)) or []
     return SuggestionsPublic(items=[suggestion_public(s) for s in suggestions])
 
 
