@@ -23,7 +23,7 @@ from matcher.inference import (
 )
 from matcher.lexical import TermStats, document, terms
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
-from matcher.ports import Embedder, Point, StateStore, StoreInfo, VectorStore
+from matcher.ports import Embedder, Point, StateStore, StoreInfo, Vector, VectorStore
 from matcher.profile_cache import ProfileCache
 from matcher.scoring import pair_scores
 from matcher.triad_lists import TriadLists
@@ -355,22 +355,17 @@ class Matcher:
     ) -> list[Suggestion] | None:
         """Partners for `entity_id`, best first; None when the entity is unknown.
 
-        Candidates come from filtered searches in the engine, by the roles wanted and (when the entity
-        has sectors) by those roles within its sectors, then are ranked by the explained pair score.
+        Candidates come from filtered searches in the engine, by role and (when the entity has
+        sectors) by role within its sectors, then are ranked by the explained pair score.
         """
         points = self._store.retrieve([entity_id], with_vectors=True)
         if not points:
             return None
         me, vector = Profile.from_payload(points[0].payload), points[0].vector
-        wanted = list(roles or me.partner_roles())
-        filters: list[dict[str, list[str]]] = [{"offers": list(offers)} if offers else {"roles": wanted}]
-        if me.sectors:
-            filters.append({**filters[0], "sectors": list(me.sectors)})
-        # One search per filter however many roles it names: each search costs a pass over the stored
-        # points, whatever it matches. The two overlap: each candidate is read once, after them.
-        depth = (limit * 2 + 1) * (1 if offers else len(wanted))
-        similarity = {h.id: h.score for f in filters
-                      for h in self._store.search(vector, filter=f, limit=depth, with_payload=False)}
+        filters = [{"offers": list(offers)}] if offers else [{"roles": [r]} for r in roles or me.partner_roles()]
+        similarity: dict[str, float] = {}
+        for filter_ in filters:
+            similarity.update(self._nearest(me, vector, filter_, limit * 2 + 1))
         my_terms = self._terms.against(document(me.text()).counts)
         candidates = [other for other in self._profiles.many(list(similarity))
                       if other.id != me.id and (me.id, other.id) not in self._not_interested and visible(other)]
@@ -385,6 +380,20 @@ class Matcher:
             suggestions.append(Suggestion(profile=candidates[i], score=pair.score, reasons=pair.reasons,
                                           score_breakdown=pair.breakdown))
         return suggestions
+
+    def _nearest(self, me: Profile, vector: Vector, filter_: dict[str, list[str]], depth: int) -> dict[str, float]:
+        """The `depth` nearest matching `filter_`, and (when `me` has sectors) the `depth` nearest of
+        those within its sectors: partners in its own sectors are not crowded out by nearer ones
+        elsewhere. Each search is a pass over the stored points, so the second one runs only when the
+        first could have missed any: when it filled up with profiles outside `me`'s sectors."""
+        hits = self._store.search(vector, filter=filter_, limit=depth, with_payload=False)
+        nearest = {h.id: h.score for h in hits}
+        mine = set(me.sectors)
+        if mine and len(hits) == depth and any(mine.isdisjoint(p.sectors) for p in self._profiles.many(list(nearest))):
+            in_sectors = self._store.search(vector, filter={**filter_, "sectors": sorted(mine)}, limit=depth,
+                                            with_payload=False)
+            nearest.update((h.id, h.score) for h in in_sectors)
+        return nearest
 
     def _scan(self, *, filter_: dict[str, list[str]] | None = None,
               with_vectors: bool = False) -> Iterable[tuple[Profile, list[float]]]:

@@ -141,3 +141,28 @@ def test_reads_after_the_matchers_own_writes_see_them_over_a_store_it_alone_writ
         assert matcher.suggest("co-b")[0].profile.name == "Second"
         matcher.apply([Delete("co-a")])
         assert matcher.get("co-a") is None and matcher.suggest("co-b") == []
+
+
+def test_candidates_are_the_nearest_per_role_and_per_role_within_the_sectors_whether_or_not_the_second_runs():
+    import random
+
+    from benchmarks.profiles import synthetic_profiles
+
+    store = MemoryStore()
+    matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=store)
+    matcher.ensure_model()
+    profiles = synthetic_profiles(400, seed=3)
+    matcher.apply([Upsert(p) for p in profiles])
+    skipped = 0
+    for me in random.Random(1).sample(profiles, 60):
+        me = matcher.get(me.id)
+        [point] = store.retrieve([me.id], with_vectors=True)
+        for role in me.partner_roles():
+            for depth in (3, 11, 41):
+                role_only = {"roles": [role]}
+                expected = {h.id: h.score for f in (role_only, {**role_only, "sectors": list(me.sectors)})
+                            for h in store.search(point.vector, filter=f, limit=depth)}
+                assert matcher._nearest(me, point.vector, role_only, depth) == pytest.approx(expected)
+                nearest = store.search(point.vector, filter=role_only, limit=depth)
+                skipped += all(set(matcher.get(h.id).sectors) & set(me.sectors) for h in nearest)
+    assert skipped  # the in-sector search was left out for some, and they still got the same candidates
