@@ -53,8 +53,10 @@ TurnsDep = Annotated[Turns, Depends(get_turns)]
 BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
-async def get_matcher(backend: BackendDep) -> Matcher:
-    matcher = backend.matcher()
+async def get_matcher(request: Request) -> Matcher:
+    # The backend straight from the app, not through BackendDep: FastAPI spends some 50 us per dependency it
+    # solves, and every request but the health probe asks for the matcher (as for the settings, below).
+    matcher = request.app.state.backend.matcher()
     if matcher is None:
         raise ProblemException(503, "the matcher is still starting", headers={"Retry-After": "5"})
     return matcher
@@ -87,8 +89,9 @@ async def presented_key(credentials: BearerDep) -> str:
 PresentedKeyDep = Annotated[str, Depends(presented_key)]
 
 
-async def get_caller(request: Request, settings: SettingsDep, presented: PresentedKeyDep) -> Caller:
-    spec = find_key(settings.api_keys, presented) if presented else None
+async def get_caller(request: Request, credentials: BearerDep) -> Caller:
+    presented = await presented_key(credentials)
+    spec = find_key(request.app.state.settings.api_keys, presented) if presented else None
     if spec is None:
         raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": "Bearer"})
