@@ -60,7 +60,7 @@ class TermStats:
     total_length: int = 0
     frequencies: Counter[str] = field(default_factory=Counter)
 
-    def add(self, document: Counter[str], sign: int = 1) -> None:
+    def add(self, document: Mapping[str, int], sign: int = 1) -> None:
         self.documents += sign
         self.total_length += sign * sum(document.values())
         if sign > 0:

@@ -41,6 +41,15 @@ class ProfileCache:
         found.update(read)
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
+    def keep(self, profiles: Iterable[Profile]) -> None:
+        """Profiles just read by the caller (the startup scan), kept while there is room."""
+        with self._lock:
+            self._forgets += 1  # a read that overlapped this one may hold an older version
+            for profile in profiles:
+                if len(self._profiles) >= self._capacity:
+                    return
+                self._profiles[profile.id] = profile
+
     def forget(self, ids: Iterable[str]) -> None:
         """Call after the store has changed them."""
         with self._lock:

@@ -21,7 +21,7 @@ from matcher.inference import (
     LabelCentroids,
     mostly_english,
 )
-from matcher.lexical import TermStats, document, terms
+from matcher.lexical import TermStats, document
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, Vector, VectorStore
 from matcher.profile_cache import ProfileCache
@@ -97,8 +97,13 @@ class Matcher:
         self._sector_centroids = LabelCentroids(SECTORS)
         self._terms = TermStats()
         sectors, projects = set(), []
+        self._profiles.clear()
         for profile, vector in self._scan(with_vectors=True):
             self._learn(profile, vector, sign=1)
+            # Kept from the start: read on demand, the profiles would come in while requests are served
+            # and each full garbage collection meanwhile would walk them (the process freezes what
+            # startup made).
+            self._profiles.keep([profile])
             sectors.update(profile.sectors)
             if profile.kind == "project":
                 projects.append(profile.id)
@@ -270,7 +275,7 @@ class Matcher:
 
     def _learn(self, profile: Profile, vector: Sequence[float], *, sign: int) -> None:
         """Only declared labels teach the classifier, so an inference never reinforces itself."""
-        self._terms.add(terms(profile.text()), sign)
+        self._terms.add(document(profile.text()).counts, sign)  # the same counts a suggestion reads
         vector = np.asarray(vector, dtype=np.float64)  # once, not once per label group
         if profile.declares_roles:
             self._role_centroids.add(vector, profile.roles, sign)

@@ -166,3 +166,18 @@ def test_candidates_are_the_nearest_per_role_and_per_role_within_the_sectors_whe
                 nearest = store.search(point.vector, filter=role_only, limit=depth)
                 skipped += all(set(matcher.get(h.id).sectors) & set(me.sectors) for h in nearest)
     assert skipped  # the in-sector search was left out for some, and they still got the same candidates
+
+
+def test_a_matcher_starting_over_a_stored_collection_serves_reads_from_what_it_scanned():
+    store = MemoryStore()
+    first = Matcher(embedder=HashingEmbedder(dimension=64), store=store)
+    first.ensure_model()
+    first.apply([Upsert(company(id="co-a")), Upsert(company(id="co-b", roles=["algorithm"]))])
+
+    again = Matcher(embedder=HashingEmbedder(dimension=64), store=store)
+    again.ensure_model()
+    reads = []
+    original = store.retrieve
+    store.retrieve = lambda ids, **kwargs: reads.append(list(ids)) or original(ids, **kwargs)
+    assert again.get("co-a").id == "co-a" and again.profiles(["co-b", "co-a"])[0].id == "co-b"
+    assert reads == []

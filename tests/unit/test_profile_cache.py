@@ -77,3 +77,17 @@ def test_capacity_bounds_what_is_kept_and_zero_keeps_nothing():
     uncached.many(["c0"])
     uncached.many(["c0"])
     assert store.asked[-2:] == ["c0", "c0"]
+
+
+def test_keep_fills_up_to_capacity_without_evicting_and_keeps_nothing_at_zero():
+    store = Store(*(company(f"c{i}") for i in range(5)))
+    cache = ProfileCache(store.read, capacity=3)
+    cache.keep(store.profiles.values())
+    assert [p.id for p in cache.many(["c0", "c1", "c2"])] == ["c0", "c1", "c2"] and store.asked == []
+    cache.many(["c4"])
+    assert store.asked == ["c4"]
+
+    uncached = ProfileCache(store.read, capacity=0)
+    uncached.keep(store.profiles.values())
+    uncached.many(["c0"])
+    assert store.asked == ["c4", "c0"]
