@@ -41,53 +41,88 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(re.findall(r"[a-z0-9][a-z0-9+-]{2,}", text.lower()))
 
 
-def sector_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
-    shared = [s for s in other.sectors if s in me.sectors]
-    return (1.0 if shared else 0.0), [f"shares sector {s}" for s in shared]
+# Each component is two functions: its values for one profile against many (a suggestion ranks some
+# 80 candidates), and the reasons for one pair (only the shown ones are explained).
+
+def sector_values(me: Profile, others: Sequence[Profile]) -> list[float]:
+    mine = set(me.sectors)
+    return [0.0 if mine.isdisjoint(other.sectors) else 1.0 for other in others]
 
 
-def capability_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+def sector_reasons(me: Profile, other: Profile) -> list[str]:
+    return [f"shares sector {s}" for s in other.sectors if s in me.sectors]
+
+
+def _capability_hits(me: Profile, other: Profile) -> list[str]:
     """Capabilities of one that the other's profile talks about (either way round)."""
     # Each side's words are read only when the other side has capabilities to look for.
     hits = [c for c in other.capabilities if _words(c) and _words(c) <= _words(me.text())]
-    hits += [c for c in me.capabilities if _words(c) and _words(c) <= _words(other.text())]
-    return min(len(hits) / 2, 1.0), [f"its capability {c} fits" for c in dict.fromkeys(hits)][:2]
+    return hits + [c for c in me.capabilities if _words(c) and _words(c) <= _words(other.text())]
 
 
-def stage_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+def capability_values(me: Profile, others: Sequence[Profile]) -> list[float]:
+    return [min(len(_capability_hits(me, other)) / 2, 1.0) if me.capabilities or other.capabilities else 0.0
+            for other in others]
+
+
+def capability_reasons(me: Profile, other: Profile) -> list[str]:
+    return [f"its capability {c} fits" for c in dict.fromkeys(_capability_hits(me, other))][:2]
+
+
+_FAVOURED = {"research": "lab", "commercialization": "company"}
+
+
+def stage_values(me: Profile, others: Sequence[Profile]) -> list[float]:
     """A research-stage project favours labs, a commercialization-stage one companies."""
-    if me.kind != "project" or me.stage is None or other.kind == "project":
-        return 0.5, []
-    favoured = {"research": "lab", "commercialization": "company"}.get(me.stage)
-    if favoured is None:
-        return 0.75, []
-    if other.kind == favoured:
-        return 1.0, [f"a {other.kind} suits a {me.stage}-stage project"]
-    return 0.25, []
+    if me.kind != "project" or me.stage is None:
+        return [0.5] * len(others)
+    favoured = _FAVOURED.get(me.stage)
+    return [0.5 if other.kind == "project" else 0.75 if favoured is None else 1.0 if other.kind == favoured else 0.25
+            for other in others]
 
 
-def resource_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+def stage_reasons(me: Profile, other: Profile) -> list[str]:
+    return [f"a {other.kind} suits a {me.stage}-stage project"] if stage_values(me, [other]) == [1.0] else []
+
+
+def _needed(me: Profile) -> list[str]:
+    return [r for r in me.needs if r in RESOURCES] if me.kind == "project" else []
+
+
+def resource_values(me: Profile, others: Sequence[Profile]) -> list[float]:
     """Resources a project needs that the other offers."""
-    needed = [r for r in me.needs if r in RESOURCES] if me.kind == "project" else []
-    offered = [r for r in needed if r in other.offers]
+    needed = _needed(me)
     if not needed:
-        return 0.0, []
-    return len(offered) / len(needed), [f"offers the {r.replace('_', ' ')} the project needs" for r in offered]
+        return [0.0] * len(others)
+    return [sum(r in other.offers for r in needed) / len(needed) for other in others]
 
 
-def region_fit(me: Profile, other: Profile) -> tuple[float, list[str]]:
+def resource_reasons(me: Profile, other: Profile) -> list[str]:
+    return [f"offers the {r.replace('_', ' ')} the project needs" for r in _needed(me) if r in other.offers]
+
+
+def _region_reason(me: Profile, other: Profile) -> str | None:
     """A bonus for GBA members and for cross-border complementarity; never a penalty."""
-    both_gba = policy.in_gba(me.region) and policy.in_gba(other.region)
-    cross_border = policy.in_gba(me.region) != policy.in_gba(other.region) and None not in (me.region, other.region)
-    if both_gba:
-        return 1.0, ["both are in the Greater Bay Area"]
-    if cross_border:
-        return 1.0, ["brings a cross-border partner to the Greater Bay Area"]
-    return 0.0, []
+    mine, theirs = policy.in_gba(me.region), policy.in_gba(other.region)
+    if mine and theirs:
+        return "both are in the Greater Bay Area"
+    if mine != theirs and None not in (me.region, other.region):
+        return "brings a cross-border partner to the Greater Bay Area"
+    return None
+
+
+def region_values(me: Profile, others: Sequence[Profile]) -> list[float]:
+    return [0.0 if _region_reason(me, other) is None else 1.0 for other in others]
+
+
+def region_reasons(me: Profile, other: Profile) -> list[str]:
+    reason = _region_reason(me, other)
+    return [reason] if reason is not None else []
 
 
 # The components after semantic and lexical, in the order of WEIGHTS.
-FITS = (sector_fit, capability_fit, stage_fit, resource_fit, region_fit)
+COMPONENTS = ((sector_values, sector_reasons), (capability_values, capability_reasons),
+              (stage_values, stage_reasons), (resource_values, resource_reasons), (region_values, region_reasons))
 
 
 @dataclass(frozen=True)
@@ -100,14 +135,13 @@ class ScoredPairs:
     others: Sequence[Profile]
     scores: np.ndarray
     weighted: np.ndarray
-    fits: list[list[tuple[float, list[str]]]]
 
     def explain(self, index: int, shared_terms: Sequence[str] = ()) -> PairScore:
         """The pair at `index` with its reasons; `shared_terms` are the words both texts use."""
-        other = self.others[index]
-        roles = [f"is a {r} partner" for r in other.roles if r in self.me.partner_roles()]
+        me, other = self.me, self.others[index]
+        roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
         mentioned = [f"both mention {', '.join(shared_terms)}"] if shared_terms else []
-        found = [reason for _, said in self.fits[index] for reason in said]
+        found = [reason for _, reasons in COMPONENTS for reason in reasons(me, other)]
         return PairScore(score=float(self.scores[index]),
                          breakdown=dict(zip(WEIGHTS, self.weighted[index].tolist(), strict=True)),
                          reasons=tuple(roles + mentioned + found))
@@ -116,16 +150,14 @@ class ScoredPairs:
 def pair_scores(me: Profile, others: Sequence[Profile], similarities: Sequence[float],
                 lexical_fits: Sequence[float] | None = None) -> ScoredPairs:
     """All at once: a suggestion ranks some 80 candidates and explains only the few it shows."""
-    fits = [[fit(me, other) for fit in FITS] for other in others]
-    lexical_fits = [0.0] * len(others) if lexical_fits is None else lexical_fits
-    values = np.array([[max(similarity, 0.0), lexical, *(value for value, _ in found)]
-                       for found, similarity, lexical in zip(fits, similarities, lexical_fits, strict=True)],
-                      dtype=np.float64).reshape(len(others), len(WEIGHTS))
-    weighted = np.round(values * _WEIGHT_ROW, 6)
+    lexical = np.zeros(len(others)) if lexical_fits is None else np.asarray(lexical_fits, dtype=np.float64)
+    columns = [np.maximum(np.asarray(similarities, dtype=np.float64), 0.0), lexical,
+               *(np.asarray(values(me, others), dtype=np.float64) for values, _ in COMPONENTS)]
+    weighted = np.round(np.column_stack(columns).reshape(len(others), len(WEIGHTS)) * _WEIGHT_ROW, 6)
     total = weighted[:, 0].copy()
     for column in range(1, len(WEIGHTS)):  # left to right, as the breakdown is read
         total += weighted[:, column]
-    return ScoredPairs(me=me, others=others, scores=np.round(total, 6), weighted=weighted, fits=fits)
+    return ScoredPairs(me=me, others=others, scores=np.round(total, 6), weighted=weighted)
 
 
 def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, Sequence[str]] = (0.0, ())
