@@ -54,8 +54,9 @@ BackendDep = Annotated[Backend, Depends(get_backend)]
 
 
 async def get_matcher(request: Request) -> Matcher:
-    # The backend straight from the app, not through BackendDep: FastAPI spends some 50 us per dependency it
-    # solves, and every request but the health probe asks for the matcher (as for the settings, below).
+    # The backend straight from the app, not through BackendDep: each dependency FastAPI solves shows in
+    # a request's profile, and every request but the health probe asks for the matcher (so for the
+    # settings, below).
     matcher = request.app.state.backend.matcher()
     if matcher is None:
         raise ProblemException(503, "the matcher is still starting", headers={"Retry-After": "5"})

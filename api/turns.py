@@ -4,8 +4,8 @@ A suggestion is a few milliseconds of CPU on the event loop. Run straight from t
 requests that uvicorn reads in one pass of the loop all run before it reads the socket again, so one that
 arrives meanwhile waits for the rest of that pass and then for its place in the next one, a place set by
 the order the sockets happen to be polled in: at 8 in flight, p99 was 2.5 times p50. Taking turns here,
-a request waits only for those that came before it (p99 1.3 times p50), and the loop reads and answers
-between turns.
+a request waits only for those that came before it (p99 about 1.4 times p50), and the loop reads and
+answers between turns.
 """
 
 from __future__ import annotations

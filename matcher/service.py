@@ -96,17 +96,17 @@ class Matcher:
         self._role_centroids = LabelCentroids(ROLES)
         self._sector_centroids = LabelCentroids(SECTORS)
         self._terms = TermStats()
-        sectors, projects = set(), []
-        self._profiles.clear()
+        sectors, projects, scanned = set(), [], []
         for profile, vector in self._scan(with_vectors=True):
             self._learn(profile, vector, sign=1)
-            # Kept from the start: read on demand, the profiles would come in while requests are served
-            # and each full garbage collection meanwhile would walk them (the process freezes what
-            # startup made).
-            self._profiles.keep([profile])
+            scanned.append(profile)
             sectors.update(profile.sectors)
             if profile.kind == "project":
                 projects.append(profile.id)
+        # Kept from the start: read on demand, the profiles would come in while requests are served and
+        # each full garbage collection meanwhile would walk them (the process freezes what startup made).
+        self._profiles.clear()
+        self._profiles.keep(scanned)
         self._recompute(sectors, projects)
         self._touched_sectors, self._touched_projects, self._deleted = set(), set(), set()
         # The book may lag the store (a crash between a batch and its settle): the next settle compares.
