@@ -97,8 +97,12 @@ class EventAccepted(BaseModel):
 
 
 def entity_summary(profile: Profile) -> EntitySummary:
-    return EntitySummary(id=profile.id, name=profile.name, roles=list(profile.roles),
-                         sectors=list(profile.sectors), region=profile.region, kind=profile.kind)
+    return EntitySummary.model_validate(_summary_data(profile))
+
+
+def _summary_data(profile: Profile) -> dict[str, Any]:
+    return {"id": profile.id, "name": profile.name, "roles": profile.roles, "sectors": profile.sectors,
+            "region": profile.region, "kind": profile.kind}
 
 
 def entity_public(profile: Profile) -> EntityPublic:
@@ -108,9 +112,13 @@ def entity_public(profile: Profile) -> EntityPublic:
                            "needs_review": profile.needs_review})
 
 
-def suggestion_public(suggestion: Suggestion) -> SuggestionPublic:
-    return SuggestionPublic(entity=entity_summary(suggestion.profile), score=suggestion.score,
-                            reasons=list(suggestion.reasons), score_breakdown=dict(suggestion.score_breakdown))
+def suggestions_public(suggestions: Sequence[Suggestion]) -> SuggestionsPublic:
+    """Validated in one call from plain data: a model per item built in Python cost more than the rest of
+    the response."""
+    return SuggestionsPublic.model_validate({"items": [
+        {"entity": _summary_data(s.profile), "score": s.score, "reasons": s.reasons,
+         "score_breakdown": s.score_breakdown}
+        for s in suggestions]})
 
 
 def partnership_public(record: dict[str, Any], caller: Caller, *, owned_projects: frozenset[str] = frozenset()

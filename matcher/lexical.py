@@ -85,7 +85,8 @@ class QueryTerms:
         order = sorted(idf)
         self._keys = np.array(order, dtype=np.int64)
         self._idf = np.array([idf[key] for key in order], dtype=np.float64)
-        self._rarity = {term: (stats.frequencies.get(term, 0), term) for term in query if not term.isdigit()}
+        self._rarest_first = sorted((term for term in query if not term.isdigit()),
+                                    key=lambda term: (stats.frequencies.get(term, 0), term))
 
     def bm25(self, documents: Sequence[Document]) -> np.ndarray:
         """BM25 of each document for this query, squashed into [0, 1)."""
@@ -104,5 +105,10 @@ class QueryTerms:
 
     def distinctive_shared(self, document: Document, count: int = 3) -> list[str]:
         """The rarest terms both texts use: what a person would check first."""
-        rarity = self._rarity
-        return sorted(rarity.keys() & document.counts.keys(), key=rarity.__getitem__)[:count]
+        shared = []
+        for term in self._rarest_first:
+            if term in document.counts:
+                shared.append(term)
+                if len(shared) == count:
+                    break
+        return shared

@@ -77,10 +77,11 @@ class VectorStore(Protocol):
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the points among `ids`; unknown ids are ignored."""
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Point]:
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False, with_payload: bool = True) -> list[Point]:
         """The stored points among `ids`, in the order asked; missing ids are left out.
 
-        Payloads are copies. Vectors come back unit-length (cosine stores normalize on write), or
+        Payloads are copies, or empty without `with_payload` (for callers that hold the profiles and
+        want only the vectors). Vectors come back unit-length (cosine stores normalize on write), or
         empty without `with_vectors`."""
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,

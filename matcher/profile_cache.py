@@ -28,8 +28,9 @@ class ProfileCache:
         """The stored profiles among `ids`, in the order asked, reading the missing ones in one call."""
         held = self._profiles
         forgets = self._forgets
-        found = {i: p for i in ids if (p := held.get(i)) is not None}
-        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        wanted = list(dict.fromkeys(ids))
+        kept = [held.get(i) for i in wanted]
+        missing = [i for i, profile in zip(wanted, kept, strict=True) if profile is None]
         read = {p.id: p for p in self._read(missing)} if missing else {}
         if read and self._capacity > 0:
             with self._lock:
@@ -38,8 +39,8 @@ class ProfileCache:
                         if len(held) >= self._capacity:
                             del held[next(iter(held))]  # the oldest read: a bound, not a recency order
                         held[profile.id] = profile
-        found.update(read)
-        return [found[i] for i in dict.fromkeys(ids) if i in found]
+        return [profile if profile is not None else read[i] for i, profile in zip(wanted, kept, strict=True)
+                if profile is not None or i in read]
 
     def keep(self, profiles: Iterable[Profile]) -> None:
         """Profiles just read by the caller (the startup scan), kept while there is room."""

@@ -139,7 +139,8 @@ class ScoredPairs:
     def explain(self, index: int, shared_terms: Sequence[str] = ()) -> PairScore:
         """The pair at `index` with its reasons; `shared_terms` are the words both texts use."""
         me, other = self.me, self.others[index]
-        roles = [f"is a {r} partner" for r in other.roles if r in me.partner_roles()]
+        partners = me.partner_roles()
+        roles = [f"is a {r} partner" for r in other.roles if r in partners]
         mentioned = [f"both mention {', '.join(shared_terms)}"] if shared_terms else []
         found = [reason for _, reasons in COMPONENTS for reason in reasons(me, other)]
         return PairScore(score=float(self.scores[index]),

@@ -355,25 +355,28 @@ class Matcher:
         *,
         roles: Sequence[str] | None = None,
         offers: Sequence[str] | None = None,
-        visible: Callable[[Profile], bool] = lambda profile: True,
+        visible: Callable[[Profile], bool] | None = None,
         limit: int = 20,
     ) -> list[Suggestion] | None:
-        """Partners for `entity_id`, best first; None when the entity is unknown.
+        """Partners for `entity_id`, best first; None when the entity is unknown. `visible` says which
+        profiles the caller may see (None: all of them).
 
         Candidates come from filtered searches in the engine, by role and (when the entity has
         sectors) by role within its sectors, then are ranked by the explained pair score.
         """
-        points = self._store.retrieve([entity_id], with_vectors=True)
+        me = self.get(entity_id)
+        points = self._store.retrieve([entity_id], with_vectors=True, with_payload=False) if me else []
         if not points:
             return None
-        me, vector = Profile.from_payload(points[0].payload), points[0].vector
+        vector = points[0].vector
         filters = [{"offers": list(offers)}] if offers else [{"roles": [r]} for r in roles or me.partner_roles()]
         similarity: dict[str, float] = {}
         for filter_ in filters:
             similarity.update(self._nearest(me, vector, filter_, limit * 2 + 1))
         my_terms = self._terms.against(document(me.text()).counts)
         candidates = [other for other in self._profiles.many(list(similarity))
-                      if other.id != me.id and (me.id, other.id) not in self._not_interested and visible(other)]
+                      if other.id != me.id and (me.id, other.id) not in self._not_interested
+                      and (visible is None or visible(other))]
         documents = [document(other.text()) for other in candidates]
         scored = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
                              my_terms.bm25(documents).tolist())

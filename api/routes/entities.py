@@ -18,7 +18,7 @@ from api.models import (
     SuggestionsPublic,
     entity_public,
     entity_summary,
-    suggestion_public,
+    suggestions_public,
 )
 from api.problems import ProblemException, problem_responses
 from matcher import policy
@@ -86,8 +86,9 @@ async def get_suggestions(
 ) -> SuggestionsPublic:
     me = own_profile(caller, matcher, entity_id)
     suggestions = await turns.take(partial(matcher.suggest, me.id, roles=[role] if role else None, offers=offers,
-                                           visible=caller.may_see, limit=limit)) or []
-    return SuggestionsPublic(items=[suggestion_public(s) for s in suggestions])
+                                           visible=None if caller.sees_everything else caller.may_see,
+                                           limit=limit)) or []
+    return suggestions_public(suggestions)
 
 
 class FeedbackCreate(BaseModel):

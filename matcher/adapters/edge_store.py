@@ -114,14 +114,18 @@ class EdgeStore:
                 for entity_id in ids:
                     self._entity_ids.pop(_key(entity_id), None)
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Point]:
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False, with_payload: bool = True) -> list[Point]:
         require(self._info)
         wanted = list(dict.fromkeys(ids))
         # with_vector is required: the 0.9.0 binding rejects a call without it despite its stub.
         records = self._live().retrieve(
-            [point_id(i) for i in wanted], with_payload=True, with_vector=with_vectors
+            [point_id(i) for i in wanted], with_payload=with_payload, with_vector=with_vectors
         )
-        by_id = {point.id: point for point in (_to_point(r, with_vectors) for r in records)}
+        if with_payload:
+            by_id = {point.id: point for point in (_to_point(r, with_vectors) for r in records)}
+        else:
+            asked = {_key(i): i for i in wanted}
+            by_id = {asked[r.id.int]: Point(asked[r.id.int], _vector(r, with_vectors), {}) for r in records}
         return [by_id[i] for i in wanted if i in by_id]
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
@@ -313,5 +317,8 @@ def _to_hit(score: float, entity_id: str, payload: dict[str, Any]) -> Hit:
 
 def _to_point(record: Record, with_vectors: bool) -> Point:
     entity_id, payload = _unpack(record.payload)
-    vector = list(record.vector) if with_vectors and record.vector is not None else []
-    return Point(entity_id, vector, payload)
+    return Point(entity_id, _vector(record, with_vectors), payload)
+
+
+def _vector(record: Record, with_vectors: bool) -> list[float]:
+    return list(record.vector) if with_vectors and record.vector is not None else []

@@ -68,10 +68,10 @@ class MemoryStore:
         for entity_id in ids:
             self._points.pop(point_id(entity_id), None)
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Point]:
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False, with_payload: bool = True) -> list[Point]:
         require(self._info)
         found = (self._points.get(point_id(entity_id)) for entity_id in dict.fromkeys(ids))
-        return [self._to_point(stored, with_vectors) for stored in found if stored is not None]
+        return [self._to_point(stored, with_vectors, with_payload) for stored in found if stored is not None]
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
                with_payload: bool = True) -> list[Hit]:
@@ -118,6 +118,6 @@ class MemoryStore:
         pass
 
     @staticmethod
-    def _to_point(stored: _Stored, with_vectors: bool) -> Point:
+    def _to_point(stored: _Stored, with_vectors: bool, with_payload: bool = True) -> Point:
         vector = [float(x) for x in stored.vector] if with_vectors else []
-        return Point(stored.entity_id, vector, copy.deepcopy(stored.payload))
+        return Point(stored.entity_id, vector, copy.deepcopy(stored.payload) if with_payload else {})

@@ -93,11 +93,12 @@ class QdrantServerStore:
                 self.collection, models.PointIdsList(points=[point_id(i) for i in ids]), wait=True
             )
 
-    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[Point]:
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False, with_payload: bool = True) -> list[Point]:
         require(self.info())
         wanted = list(dict.fromkeys(ids))
         records = self._client.retrieve(
-            self.collection, [point_id(i) for i in wanted], with_payload=True, with_vectors=with_vectors
+            self.collection, [point_id(i) for i in wanted], with_payload=True if with_payload else [ENTITY_KEY],
+            with_vectors=with_vectors,
         )
         by_id = {p.id: p for p in (_to_point(r.payload, r.vector, with_vectors) for r in records)}
         return [by_id[i] for i in wanted if i in by_id]

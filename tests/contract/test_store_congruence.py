@@ -123,6 +123,18 @@ def test_retrieve_with_vectors_returns_the_unit_vector(store):
     assert got.vector == pytest.approx([0.6, 0.8, 0, 0, 0, 0, 0, 0], abs=1e-6)
 
 
+
+def test_retrieve_without_payloads_returns_the_same_points_with_empty_payloads(store):
+    points = make_points(6)
+    store.upsert(points)
+    asked = ["ent-0004", "missing", "ent-0000", "ent-0004"]
+    full = store.retrieve(asked, with_vectors=True)
+    bare = store.retrieve(asked, with_vectors=True, with_payload=False)
+    assert [p.id for p in bare] == [p.id for p in full] == ["ent-0004", "ent-0000"]
+    assert [p.vector for p in bare] == [p.vector for p in full] and all(len(p.vector) == 8 for p in bare)
+    assert all(p.payload == {} for p in bare) and all(p.payload for p in full)
+    assert [p.vector for p in store.retrieve(["ent-0000"], with_payload=False)] == [[]]
+
 @pytest.mark.parametrize(
     ("filter", "expected"),
     [
