@@ -381,7 +381,8 @@ class Matcher:
         scored = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
                              my_terms.bm25(documents).tolist())
         # Only the shown ones are explained.
-        shown = sorted(range(len(candidates)), key=lambda i: (-scored.scores[i], candidates[i].id))[:limit]
+        scores = scored.scores.tolist()
+        shown = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))[:limit]
         suggestions = []
         for i in shown:
             pair = scored.explain(i, my_terms.distinctive_shared(documents[i]))

@@ -156,9 +156,13 @@ class QdrantServerStore:
 def _qdrant_filter(filter: Filter | None) -> models.Filter | None:
     if not filter:
         return None
-    return models.Filter(
-        must=[models.FieldCondition(key=k, match=models.MatchAny(any=list(v))) for k, v in filter.items()]
-    )
+    # One value as a value, as in the Edge adapter: the same engine walks its points without a hash set.
+    return models.Filter(must=[
+        models.FieldCondition(
+            key=k, match=models.MatchValue(value=v[0]) if len(v) == 1 else models.MatchAny(any=list(v))
+        )
+        for k, v in filter.items()
+    ])
 
 
 def _to_point(stored: dict[str, Any] | None, vector: Any, with_vectors: bool) -> Point:
