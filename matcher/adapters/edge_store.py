@@ -2,7 +2,7 @@
 
 Layout of `path`:
     chainmatch.lock   flock held while a store is open; holds the owner's pid
-    store_info.json   StoreInfo, replaced atomically; written last by recreate
+    store_info.json   StoreInfo and the kind of point ids, replaced atomically; written last by recreate
     shard/            the Edge shard (segments, WAL, edge_config.json)
 
 The shard lives in a subfolder so recreate can drop it wholesale while the lock and the info stay
@@ -17,8 +17,7 @@ import functools
 import json
 import os
 import shutil
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,7 +43,8 @@ from qdrant_edge import Filter as EdgeFilter
 from qdrant_edge import Point as EdgePoint
 
 from matcher.adapters.checks import check_filter, check_points, check_vector, require
-from matcher.adapters.ids import ENTITY_KEY, from_stored, point_id, to_stored
+from matcher.adapters.edge_point_ids import PointIds
+from matcher.adapters.ids import ENTITY_KEY, from_stored, to_stored
 from matcher.ports import INDEXED_FIELDS, Filter, Hit, Point, StoreInfo, Vector
 
 __all__ = ["EdgeStore", "StoreLocked"]
@@ -65,10 +65,9 @@ class EdgeStore:
         self._lock: IO[str] | None = _acquire(self.path / _LOCK)
         self._shard: EdgeShard | None = None
         self._info: StoreInfo | None = None
-        # Entity id of every point, so searches map hits back without asking the binding for payloads
-        # (it spends 10-20 us per member per hit). Read on the first search; this object is the shard's
-        # only writer (the lock), so keeping it in step with upsert and delete keeps it exact.
-        self._entity_ids: dict[int, str] | None = None  # by the point id's 128-bit value
+        # Read when the shard opens; this object is the shard's only writer (the lock), so keeping it in
+        # step with upsert and delete keeps it exact.
+        self._ids: PointIds | None = None
         try:
             self._open_existing()
         except BaseException:
@@ -95,39 +94,48 @@ class EdgeStore:
         self._shard = EdgeShard.create(str(self.path / _SHARD), _config(info))
         self._ensure_indexes()
         self._shard.flush()
-        _write_atomically(self.path / _INFO, json.dumps({"model": info.model, "dimension": info.dimension}))
-        self._info = info
+        _write_atomically(self.path / _INFO, json.dumps({"model": info.model, "dimension": info.dimension,
+                                                         _POINT_IDS: _INTEGERS}))
+        self._info, self._ids = info, PointIds(integers=True)
 
     def upsert(self, points: Sequence[Point]) -> None:
         check_points(points, require(self._info))
-        if points:
+        if not points:
+            return
+        ids = self._known()
+        new = [p.id for p in points if ids.of(p.id) is None]
+        try:
             self._live().update(UpdateOperation.upsert_points([
-                EdgePoint(point_id(p.id), _as_list(p.vector), _pack(p.id, p.payload)) for p in points
+                EdgePoint(ids.assign(p.id), _as_list(p.vector), _pack(p.id, p.payload)) for p in points
             ]))
-            if self._entity_ids is not None:
-                self._entity_ids.update((_key(p.id), p.id) for p in points)
+        except BaseException:
+            for entity_id in new:
+                ids.forget(entity_id)
+            raise
 
     def delete(self, ids: Sequence[str]) -> None:
         require(self._info)
-        if ids:
-            self._live().update(UpdateOperation.delete_points([point_id(i) for i in ids]))
-            if self._entity_ids is not None:
-                for entity_id in ids:
-                    self._entity_ids.pop(_key(entity_id), None)
+        known = self._known()
+        stored = [entity_id for entity_id in dict.fromkeys(ids) if known.of(entity_id) is not None]
+        if stored:
+            self._live().update(UpdateOperation.delete_points([known.of(i) for i in stored]))
+            for entity_id in stored:
+                known.forget(entity_id)
 
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False, with_payload: bool = True) -> list[Point]:
         require(self._info)
-        wanted = list(dict.fromkeys(ids))
+        known = self._known()
+        stored = {entity_id: point for entity_id in ids if (point := known.of(entity_id)) is not None}
+        if not stored:
+            return []
         # with_vector is required: the 0.9.0 binding rejects a call without it despite its stub.
-        records = self._live().retrieve(
-            [point_id(i) for i in wanted], with_payload=with_payload, with_vector=with_vectors
-        )
+        records = self._live().retrieve(list(stored.values()), with_payload=with_payload, with_vector=with_vectors)
         if with_payload:
             by_id = {point.id: point for point in (_to_point(r, with_vectors) for r in records)}
         else:
-            asked = {_key(i): i for i in wanted}
-            by_id = {asked[r.id.int]: Point(asked[r.id.int], _vector(r, with_vectors), {}) for r in records}
-        return [by_id[i] for i in wanted if i in by_id]
+            by_id = {entity_id: Point(entity_id, _vector(r, with_vectors), {})
+                     for r in records for entity_id in (known.entity(r.id),)}
+        return [by_id[i] for i in stored if i in by_id]
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
                with_payload: bool = True) -> list[Hit]:
@@ -140,8 +148,8 @@ class EdgeStore:
         found = self._live().search(request)
         if with_payload:
             return [_to_hit(scored.score, *_unpack(scored.payload)) for scored in found]
-        entity_ids = self._entity_ids if self._entity_ids is not None else self._read_entity_ids()
-        return [Hit(entity_ids[scored.id.int], float(scored.score), {}) for scored in found]
+        entity = self._known().entity
+        return [Hit(entity(scored.id), float(scored.score), {}) for scored in found]
 
     def count(self, *, filter: Filter | None = None) -> int:
         require(self._info)
@@ -155,22 +163,22 @@ class EdgeStore:
         require(self._info)
         check_filter(filter)
         records, next_offset = self._live().scroll(ScrollRequest(
-            offset=offset, limit=limit, filter=_edge_filter(filter),
-            with_payload=True, with_vector=with_vectors,
+            offset=int(offset) if offset is not None and offset.isdigit() else offset, limit=limit,
+            filter=_edge_filter(filter), with_payload=True, with_vector=with_vectors,
         ))
         points = [_to_point(r, with_vectors) for r in records]
         return points, None if next_offset is None else str(next_offset)
 
-    def _read_entity_ids(self) -> dict[int, str]:
-        entity_ids, offset = {}, None
+    def _stored_ids(self) -> Iterator[tuple[Any, str]]:
+        """(point id as the binding returns it, entity id) of every point."""
+        offset = None
         while True:
             records, offset = self._live().scroll(ScrollRequest(
                 offset=offset, limit=4096, filter=None, with_payload=PayloadSelector.Include([ENTITY_KEY]),
                 with_vector=False))
-            entity_ids.update((record.id.int, record.payload[ENTITY_KEY]) for record in records)
+            yield from ((record.id, record.payload[ENTITY_KEY]) for record in records)
             if offset is None:
-                self._entity_ids = entity_ids
-                return entity_ids
+                return
 
     def flush(self) -> None:
         self._check_open()
@@ -204,6 +212,8 @@ class EdgeStore:
         self._shard = EdgeShard.load(str(shard_dir), _config(info))
         # An INDEXED_FIELDS added since the shard was made gets its index here.
         self._ensure_indexes()
+        # Shards made before integer ids have no such entry and keep their UUIDs.
+        self._ids = PointIds(integers=raw.get(_POINT_IDS) == _INTEGERS, stored=self._stored_ids())
         self._info = info
 
     def _ensure_indexes(self) -> None:
@@ -219,7 +229,11 @@ class EdgeStore:
             self._shard.close()
             self._shard = None
         self._info = None
-        self._entity_ids = None
+        self._ids = None
+
+    def _known(self) -> PointIds:
+        self._live()
+        return self._ids  # type: ignore[return-value]  # set whenever the shard is
 
     def _live(self) -> EdgeShard:
         self._check_open()
@@ -265,6 +279,7 @@ def _write_atomically(target: Path, text: str) -> None:
 
 
 _PACKED = "_packed"
+_POINT_IDS, _INTEGERS = "point_ids", "integer"
 
 
 def _config(info: StoreInfo) -> EdgeConfig:
@@ -312,11 +327,6 @@ def _unpack(stored: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
     members = dict(stored or {})
     packed = members.pop(_PACKED, None)
     return from_stored({**members, **json.loads(packed)} if packed is not None else members)
-
-
-def _key(entity_id: str) -> int:
-    """The point id as the binding's UUIDs hash it fastest: an int hashes and compares in C."""
-    return uuid.UUID(point_id(entity_id)).int
 
 
 def _to_hit(score: float, entity_id: str, payload: dict[str, Any]) -> Hit:

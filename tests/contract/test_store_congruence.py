@@ -6,14 +6,17 @@ give all three the same data and require the same answers, as qdrant-client's co
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from uuid import UUID
 
 import numpy as np
 import pytest
 
+from matcher.adapters import edge_point_ids
 from matcher.adapters.edge_store import EdgeStore, StoreLocked
 from matcher.adapters.ids import point_id
 from matcher.ports import NoCollection, Point, StoreInfo
@@ -318,6 +321,61 @@ def test_edge_store_persists_points_and_info_across_close_and_reopen(tmp_path, s
         assert [h.id for h in bare] == [h.id for h in before]
         assert reopened.optimize() in (True, False)
         assert reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5) == before
+
+
+def _shard_point_ids(store: EdgeStore) -> list:
+    return [point_id for point_id, _ in store._stored_ids()]
+
+
+def test_edge_store_made_now_uses_integer_point_ids_in_uuid_order(tmp_path, store_info):
+    with EdgeStore(tmp_path / "shard") as store:
+        store.recreate(store_info)
+        store.upsert(make_points(40))
+        stored = _shard_point_ids(store)
+        assert all(isinstance(i, int) for i in stored) and len(stored) == 40
+        assert [p.id for p in scroll_all(store, limit=7)] == sorted(
+            (f"ent-{i:04d}" for i in range(40)), key=point_id)
+
+
+def test_edge_store_made_with_uuid_point_ids_keeps_them_and_works_as_before(tmp_path, store_info):
+    with EdgeStore(tmp_path / "shard") as store:
+        store.recreate(store_info)
+    info_file = tmp_path / "shard" / "store_info.json"
+    info_file.write_text(json.dumps({"model": store_info.model, "dimension": store_info.dimension}))  # as before
+
+    points = make_points(30)
+    with EdgeStore(tmp_path / "shard") as store:
+        store.upsert(points)
+        store.delete(["ent-0003"])
+        assert {str(i) for i in _shard_point_ids(store)} == {point_id(p.id) for p in points} - {point_id("ent-0003")}
+    with EdgeStore(tmp_path / "shard") as reopened:
+        hits = reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5, with_payload=False)
+        assert [h.id for h in hits] == [h.id for h in reopened.search(points[5].vector, filter={"roles": ["chip"]},
+                                                                       limit=5)]
+        assert [p.id for p in reopened.retrieve(["ent-0004", "ent-0003"], with_vectors=True,
+                                                 with_payload=False)] == ["ent-0004"]
+        assert len(scroll_all(reopened, limit=7)) == 29
+
+
+def test_edge_store_gives_an_entity_whose_integer_is_taken_its_uuid(tmp_path, store_info, monkeypatch):
+    # Two UUIDv5s alike in their first 64 bits; made to happen by giving every entity the same integer.
+    monkeypatch.setattr(edge_point_ids, "integer_id", lambda entity_id: 7)
+    points = make_points(3)
+    with EdgeStore(tmp_path / "shard") as store:
+        store.recreate(store_info)
+        store.upsert(points[:2])
+        store.upsert(points)
+        assert sorted(_shard_point_ids(store), key=str) == sorted([7, UUID(point_id("ent-0001")),
+                                                                   UUID(point_id("ent-0002"))], key=str)
+        store.delete(["ent-0000"])
+        store.upsert([Point("ent-0009", points[0].vector, profile(9))])  # the integer is free again
+    with EdgeStore(tmp_path / "shard") as reopened:
+        assert [p.id for p in reopened.retrieve(["ent-0009", "ent-0001", "ent-0002", "ent-0000"])] == [
+            "ent-0009", "ent-0001", "ent-0002"]
+        assert {h.id for h in reopened.search(points[1].vector, limit=5, with_payload=False)} == {
+            "ent-0009", "ent-0001", "ent-0002"}
+        reopened.upsert([Point("ent-0001", points[2].vector, profile(1))])  # keeps its UUID
+        assert 7 in _shard_point_ids(reopened) and len(_shard_point_ids(reopened)) == 3
 
 
 def test_edge_store_refuses_a_second_opener_in_this_process(tmp_path, store_info):
