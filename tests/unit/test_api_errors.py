@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.body_limit import MAX_BODY
-from api.deps import get_caller, get_matcher
+from api.deps import KeyHolder, get_matcher
 from api.problems import PROBLEM_JSON
 from chainmatch.settings import ApiKey, Settings
 from matcher.model import Profile, Upsert
@@ -152,7 +152,7 @@ def _dependency_calls(dependant) -> set:
 def _expected_problems(route: APIRoute, operation: dict) -> set[str]:
     calls = _dependency_calls(route.dependant)
     expected = {"500"}
-    if get_caller in calls:
+    if any(isinstance(call, KeyHolder) for call in calls):
         expected |= {"401", "403"}
     if get_matcher in calls:
         expected.add("503")
