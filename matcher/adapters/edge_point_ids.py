@@ -13,7 +13,7 @@ the entity id stored with it (10-20 us per hit).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from matcher.adapters.ids import point_id
 
@@ -28,10 +28,15 @@ class PointIds:
     def __init__(self, *, integers: bool, stored: Iterable[tuple[int | uuid.UUID, str]] = ()) -> None:
         """`integers`: new entities get integer ids; `stored` are the shard's (point id, entity id) pairs."""
         self.integers = integers
-        self._entity: dict[int, str] = {}  # by _key(point id)
+        self._entity: dict[int | uuid.UUID, str] = {}  # by the point id as the binding returns it
         self._point: dict[str, PointId] = {}
         for stored_id, entity_id in stored:
             self._add(entity_id, stored_id if isinstance(stored_id, int) else str(stored_id))
+
+    @property
+    def entities(self) -> Mapping[int | uuid.UUID, str]:
+        """Entity id by point id as the binding returns it (an int, or a uuid.UUID)."""
+        return self._entity
 
     def of(self, entity_id: str) -> PointId | None:
         """The stored entity's point id; None when it is not stored."""
@@ -48,10 +53,6 @@ class PointIds:
         self._add(entity_id, wanted)
         return wanted
 
-    def entity(self, stored_id: int | uuid.UUID) -> str:
-        """The entity of a point id as the binding returns it."""
-        return self._entity[stored_id if isinstance(stored_id, int) else stored_id.int]
-
     def forget(self, entity_id: str) -> None:
         known = self._point.pop(entity_id, None)
         if known is not None:
@@ -62,7 +63,7 @@ class PointIds:
         self._entity[_key(stored_id)] = entity_id
 
 
-def _key(stored_id: PointId) -> int:
-    """Integers as they are; a UUID as its 128-bit value, which has its version bits set in the top half
-    and so never equals a 64-bit integer."""
-    return stored_id if isinstance(stored_id, int) else uuid.UUID(stored_id).int
+def _key(stored_id: PointId) -> int | uuid.UUID:
+    """As the binding returns it: an int stays an int (looked up in C), a UUID becomes a uuid.UUID (never
+    equal to an int)."""
+    return stored_id if isinstance(stored_id, int) else uuid.UUID(stored_id)
