@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import Caller
@@ -18,7 +18,7 @@ from api.models import (
     SuggestionsPublic,
     entity_public,
     entity_summary,
-    suggestions_public,
+    suggestions_response,
 )
 from api.problems import ProblemException, problem_responses
 from matcher import policy
@@ -83,12 +83,12 @@ async def get_suggestions(
     role: Role | None = None,
     offers: Annotated[list[Resource] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> SuggestionsPublic:
+) -> Response:
     me = own_profile(caller, matcher, entity_id)
     suggestions = await turns.take(partial(matcher.suggest, me.id, roles=[role] if role else None, offers=offers,
                                            visible=None if caller.sees_everything else caller.may_see,
                                            limit=limit)) or []
-    return suggestions_public(suggestions)
+    return suggestions_response(suggestions)
 
 
 class FeedbackCreate(BaseModel):
