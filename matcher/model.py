@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from matcher.lexical import Document, document
+
 ROLES = ("chip", "algorithm", "application")
 RESOURCES = ("compute", "dataset", "testbed", "pilot_site")
 KINDS = ("company", "lab", "project")
@@ -92,6 +94,14 @@ class Profile:
         if cached is None:
             cached = self._compose_text()
             object.__setattr__(self, "_text", cached)
+        return cached
+
+    def document(self) -> Document:
+        """Its text's term counts, kept once made like the text: a suggestion reads some 80 candidates'."""
+        cached = self.__dict__.get("_document")
+        if cached is None:
+            cached = document(self.text())
+            object.__setattr__(self, "_document", cached)
         return cached
 
     def _compose_text(self) -> str:

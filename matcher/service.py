@@ -21,7 +21,7 @@ from matcher.inference import (
     LabelCentroids,
     mostly_english,
 )
-from matcher.lexical import TermStats, document
+from matcher.lexical import TermStats
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
 from matcher.ports import Embedder, Point, StateStore, StoreInfo, Vector, VectorStore
 from matcher.profile_cache import ProfileCache
@@ -275,7 +275,7 @@ class Matcher:
 
     def _learn(self, profile: Profile, vector: Sequence[float], *, sign: int) -> None:
         """Only declared labels teach the classifier, so an inference never reinforces itself."""
-        self._terms.add(document(profile.text()).counts, sign)  # the same counts a suggestion reads
+        self._terms.add(profile.document().counts, sign)  # the same counts a suggestion reads
         vector = np.asarray(vector, dtype=np.float64)  # once, not once per label group
         if profile.declares_roles:
             self._role_centroids.add(vector, profile.roles, sign)
@@ -373,11 +373,11 @@ class Matcher:
         similarity: dict[str, float] = {}
         for filter_ in filters:
             similarity.update(self._nearest(me, vector, filter_, limit * 2 + 1))
-        my_terms = self._terms.against(document(me.text()).counts)
+        my_terms = self._terms.against(me.document().counts)
         candidates = [other for other in self._profiles.many(list(similarity))
                       if other.id != me.id and (me.id, other.id) not in self._not_interested
                       and (visible is None or visible(other))]
-        documents = [document(other.text()) for other in candidates]
+        documents = [other.document() for other in candidates]
         scored = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
                              my_terms.bm25(documents).tolist())
         # Only the shown ones are explained.
