@@ -137,29 +137,38 @@ def _get(client: httpx.Client, call: Call) -> httpx.Response:
     return response
 
 
-async def measure(url: str, calls: Sequence[Call], concurrency: int) -> tuple[list[float], float]:
-    """Seconds per request, in completion order, and the wall time of the whole run.
+async def measure(url: str, calls: Sequence[Call], concurrency: int, *, warm_up: Sequence[Call] = ()
+                  ) -> tuple[list[float], float]:
+    """Seconds per request of `calls`, in completion order, and the wall time of their run. `warm_up` goes
+    first through the same connections at the same concurrency, untimed: the first requests of a run
+    open the connections, arrive together and meet caches the idle server let go cold (up to a third
+    slower than the median, they made up most of the slowest in a run).
 
     The client is aiohttp, not httpx: httpx's AsyncClient at 8 in flight added stalls of up to a second
     of its own (encode/httpx#3215); against the same server, listing p99 was 156-160 ms through it and
     16-20 ms through aiohttp."""
     latencies: list[float] = []
-    queue = iter(calls)
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, queue: Iterator[Call], timed: bool) -> None:
         for call in queue:
             started = time.perf_counter()
             async with session.get(call.path, params=call.params,
                                    headers={"Authorization": f"Bearer {call.key}"}) as response:
                 body = await response.read()
-            latencies.append(time.perf_counter() - started)
+            if timed:
+                latencies.append(time.perf_counter() - started)
             if response.status != 200:
                 raise SystemExit(f"{call.path} {call.params}: {response.status} {body[:300]!r}")
 
+    async def run(session: aiohttp.ClientSession, batch: Sequence[Call], timed: bool) -> None:
+        queue = iter(batch)
+        await asyncio.gather(*(worker(session, queue, timed) for _ in range(concurrency)))
+
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        await run(session, warm_up, timed=False)
         started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        await run(session, calls, timed=True)
         return latencies, time.perf_counter() - started
 
 
@@ -179,12 +188,12 @@ def bench_size(count: int, bootstrap: str) -> list[tuple[str, int, float, float,
         with serving(folder, bootstrap) as url:
             with httpx.Client(base_url=url, timeout=30) as client:
                 pages = partnership_pages(client)
-                for call in suggestion_calls(ids, rng, WARM_UP) + rng.choices(pages, k=WARM_UP):
-                    _get(client, call)
             rows = []
-            for endpoint, calls in (("suggestions", suggestion_calls(ids, rng, REQUESTS)),
-                                    ("partnerships", rng.choices(pages, k=REQUESTS))):
-                latencies, elapsed = asyncio.run(measure(url, calls, CONCURRENCY))
+            for endpoint, calls, warm_up in (
+                ("suggestions", suggestion_calls(ids, rng, REQUESTS), suggestion_calls(ids, rng, WARM_UP)),
+                ("partnerships", rng.choices(pages, k=REQUESTS), rng.choices(pages, k=WARM_UP)),
+            ):
+                latencies, elapsed = asyncio.run(measure(url, calls, CONCURRENCY, warm_up=warm_up))
                 rows.append((endpoint, count, *percentiles(latencies), len(calls) / elapsed))
     return rows
 
