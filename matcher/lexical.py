@@ -96,10 +96,11 @@ class QueryTerms:
         frequencies = np.concatenate([d.frequencies for d in documents])
         sizes = np.fromiter((len(d.keys) for d in documents), np.int64, len(documents))
         lengths = np.fromiter((d.length for d in documents), np.float64, len(documents))
-        norms = np.repeat(K1 * (1 - B + B * lengths / self._average), sizes)
-        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        # Array methods, not np.repeat and the like: those reach the same code through a Python wrapper.
+        norms = (K1 * (1 - B + B * lengths / self._average)).repeat(sizes)
+        at = np.minimum(self._keys.searchsorted(keys), len(self._keys) - 1)
         idf = np.where(self._keys[at] == keys, self._idf[at], 0.0)
-        owner = np.repeat(np.arange(len(documents)), sizes)
+        owner = np.arange(len(documents)).repeat(sizes)
         raw = np.bincount(owner, weights=idf * frequencies * (K1 + 1) / (frequencies + norms), minlength=len(documents))
         return raw / (raw + SATURATION)
 

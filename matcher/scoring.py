@@ -154,11 +154,11 @@ def pair_scores(me: Profile, others: Sequence[Profile], similarities: Sequence[f
     lexical = np.zeros(len(others)) if lexical_fits is None else np.asarray(lexical_fits, dtype=np.float64)
     columns = [np.maximum(np.asarray(similarities, dtype=np.float64), 0.0), lexical,
                *(np.asarray(values(me, others), dtype=np.float64) for values, _ in COMPONENTS)]
-    weighted = np.round(np.column_stack(columns).reshape(len(others), len(WEIGHTS)) * _WEIGHT_ROW, 6)
+    weighted = (np.array(columns).T * _WEIGHT_ROW).round(6)  # a row per candidate, a column per component
     total = weighted[:, 0].copy()
     for column in range(1, len(WEIGHTS)):  # left to right, as the breakdown is read
         total += weighted[:, column]
-    return ScoredPairs(me=me, others=others, scores=np.round(total, 6), weighted=weighted)
+    return ScoredPairs(me=me, others=others, scores=total.round(6), weighted=weighted)
 
 
 def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, Sequence[str]] = (0.0, ())
