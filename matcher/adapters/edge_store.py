@@ -134,7 +134,7 @@ class EdgeStore:
             by_id = {point.id: point for point in (_to_point(r, with_vectors) for r in records)}
         else:
             by_id = {entity_id: Point(entity_id, _vector(r, with_vectors), {})
-                     for r in records for entity_id in (known.entities[r.id],)}
+                     for r in records if (entity_id := known.entities.get(r.id)) is not None}
         return [by_id[i] for i in stored if i in by_id]
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
@@ -148,8 +148,10 @@ class EdgeStore:
         found = self._live().search(request)
         if with_payload:
             return [_to_hit(scored.score, *_unpack(scored.payload)) for scored in found]
+        # A point deleted (by the worker thread) since the engine found it is left out.
         entities = self._known().entities
-        return [Hit(entities[scored.id], float(scored.score), {}) for scored in found]
+        return [Hit(entity_id, float(scored.score), {}) for scored in found
+                if (entity_id := entities.get(scored.id)) is not None]
 
     def count(self, *, filter: Filter | None = None) -> int:
         require(self._info)
