@@ -24,6 +24,10 @@ class ProfileCache:
         self._lock = threading.Lock()
         self._forgets = 0
 
+    def kept(self, entity_id: str) -> Profile | None:
+        """The profile if it is held here, without reading the store."""
+        return self._profiles.get(entity_id)
+
     def many(self, ids: Sequence[str]) -> list[Profile]:
         """The stored profiles among `ids`, in the order asked, reading the missing ones in one call."""
         held = self._profiles

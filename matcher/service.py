@@ -364,10 +364,13 @@ class Matcher:
         Candidates come from filtered searches in the engine, by role and (when the entity has
         sectors) by role within its sectors, then are ranked by the explained pair score.
         """
-        me = self.get(entity_id)
-        points = self._store.retrieve([entity_id], with_vectors=True, with_payload=False) if me else []
+        # One read either way: the vector alone when the profile is kept, else the point with its payload.
+        me = self._profiles.kept(entity_id)
+        points = self._store.retrieve([entity_id], with_vectors=True, with_payload=me is None)
         if not points:
             return None
+        if me is None:
+            me = Profile.from_payload(points[0].payload)
         vector = points[0].vector
         filters = [{"offers": list(offers)}] if offers else [{"roles": [r]} for r in roles or me.partner_roles()]
         similarity: dict[str, float] = {}

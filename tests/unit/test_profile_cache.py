@@ -91,3 +91,17 @@ def test_keep_fills_up_to_capacity_without_evicting_and_keeps_nothing_at_zero():
     uncached.keep(store.profiles.values())
     uncached.many(["c0"])
     assert store.asked == ["c4", "c0"]
+
+
+def test_kept_answers_from_the_cache_alone():
+    store = Store(company("a"), company("b"))
+    cache = ProfileCache(store.read, capacity=10)
+    assert cache.kept("a") is None and store.asked == []
+    cache.many(["a"])
+    assert cache.kept("a").id == "a" and cache.kept("b") is None and store.asked == ["a"]
+    cache.forget(["a"])
+    assert cache.kept("a") is None
+
+    uncached = ProfileCache(store.read, capacity=0)
+    uncached.many(["a"])
+    assert uncached.kept("a") is None
