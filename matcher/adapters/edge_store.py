@@ -116,9 +116,9 @@ class EdgeStore:
     def delete(self, ids: Sequence[str]) -> None:
         require(self._info)
         known = self._known()
-        stored = [entity_id for entity_id in dict.fromkeys(ids) if known.of(entity_id) is not None]
+        stored = {entity_id: point for entity_id in ids if (point := known.of(entity_id)) is not None}
         if stored:
-            self._live().update(UpdateOperation.delete_points([known.of(i) for i in stored]))
+            self._live().update(UpdateOperation.delete_points(list(stored.values())))
             for entity_id in stored:
                 known.forget(entity_id)
 
