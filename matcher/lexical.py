@@ -4,7 +4,6 @@ colonoscopy) that two partners' profiles often share word for word."""
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -80,13 +79,14 @@ class QueryTerms:
     def __init__(self, query: Mapping[str, int], stats: TermStats):
         self._documents = stats.documents
         self._average = (stats.total_length / stats.documents or 1.0) if stats.documents > 0 else 1.0
-        idf = {hash(term): math.log(1 + (stats.documents - df + 0.5) / (df + 0.5))
-               for term, df in ((t, max(stats.frequencies.get(t, 0), 1)) for t in query)}
-        order = sorted(idf)
-        self._keys = np.array(order, dtype=np.int64)
-        self._idf = np.array([idf[key] for key in order], dtype=np.float64)
-        self._rarest_first = sorted((term for term in query if not term.isdigit()),
-                                    key=lambda term: (stats.frequencies.get(term, 0), term))
+        terms = list(query)
+        seen_in = [stats.frequencies.get(term, 0) for term in terms]
+        keys = np.fromiter(map(hash, terms), np.int64, len(terms))
+        df = np.maximum(np.array(seen_in, dtype=np.float64), 1.0)
+        order = keys.argsort()
+        self._keys = keys[order]
+        self._idf = np.log(1 + (stats.documents - df + 0.5) / (df + 0.5))[order]
+        self._rarest_first = [term for _, term in sorted(zip(seen_in, terms, strict=True)) if not term.isdigit()]
 
     def bm25(self, documents: Sequence[Document]) -> np.ndarray:
         """BM25 of each document for this query, squashed into [0, 1)."""

@@ -33,7 +33,9 @@ class ProfileCache:
         held = self._profiles
         forgets = self._forgets
         wanted = list(dict.fromkeys(ids))
-        kept = [held.get(i) for i in wanted]
+        kept = list(map(held.get, wanted))
+        if all(kept):  # all held, the usual case once the cache has filled (a Profile is always true)
+            return kept  # type: ignore[return-value]
         missing = [i for i, profile in zip(wanted, kept, strict=True) if profile is None]
         read = {p.id: p for p in self._read(missing)} if missing else {}
         if read and self._capacity > 0:

@@ -135,12 +135,12 @@ class ScoredPairs:
     others: Sequence[Profile]
     scores: np.ndarray
     weighted: np.ndarray
+    partners: tuple[str, ...]  # me.partner_roles(), read once for all the pairs explained
 
     def explain(self, index: int, shared_terms: Sequence[str] = ()) -> PairScore:
         """The pair at `index` with its reasons; `shared_terms` are the words both texts use."""
         me, other = self.me, self.others[index]
-        partners = me.partner_roles()
-        roles = [f"is a {r} partner" for r in other.roles if r in partners]
+        roles = [f"is a {r} partner" for r in other.roles if r in self.partners]
         mentioned = [f"both mention {', '.join(shared_terms)}"] if shared_terms else []
         found = [reason for _, reasons in COMPONENTS for reason in reasons(me, other)]
         return PairScore(score=float(self.scores[index]),
@@ -151,14 +151,15 @@ class ScoredPairs:
 def pair_scores(me: Profile, others: Sequence[Profile], similarities: Sequence[float],
                 lexical_fits: Sequence[float] | None = None) -> ScoredPairs:
     """All at once: a suggestion ranks some 80 candidates and explains only the few it shows."""
-    lexical = np.zeros(len(others)) if lexical_fits is None else np.asarray(lexical_fits, dtype=np.float64)
-    columns = [np.maximum(np.asarray(similarities, dtype=np.float64), 0.0), lexical,
-               *(np.asarray(values(me, others), dtype=np.float64) for values, _ in COMPONENTS)]
-    weighted = (np.array(columns).T * _WEIGHT_ROW).round(6)  # a row per candidate, a column per component
+    components = np.array([similarities, [0.0] * len(others) if lexical_fits is None else lexical_fits,
+                           *(values(me, others) for values, _ in COMPONENTS)], dtype=np.float64)
+    np.maximum(components[0], 0.0, out=components[0])  # a dissimilar profile scores no semantic fit, not less
+    weighted = (components.T * _WEIGHT_ROW).round(6)  # a row per candidate, a column per component
     total = weighted[:, 0].copy()
     for column in range(1, len(WEIGHTS)):  # left to right, as the breakdown is read
         total += weighted[:, column]
-    return ScoredPairs(me=me, others=others, scores=total.round(6), weighted=weighted)
+    return ScoredPairs(me=me, others=others, scores=total.round(6), weighted=weighted,
+                       partners=me.partner_roles())
 
 
 def pair_score(me: Profile, other: Profile, similarity: float, lexical: tuple[float, Sequence[str]] = (0.0, ())

@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -377,15 +378,15 @@ class Matcher:
         for filter_ in filters:
             similarity.update(self._nearest(me, vector, filter_, limit * 2 + 1))
         my_terms = self._terms.against(me.document().counts)
-        candidates = [other for other in self._profiles.many(list(similarity))
-                      if other.id != me.id and (me.id, other.id) not in self._not_interested
-                      and (visible is None or visible(other))]
+        # In id order, so that a stable sort by score puts ties in id order.
+        candidates = sorted((other for other in self._profiles.many(list(similarity))
+                             if other.id != me.id and (me.id, other.id) not in self._not_interested
+                             and (visible is None or visible(other))), key=attrgetter("id"))
         documents = [other.document() for other in candidates]
         scored = pair_scores(me, candidates, [similarity[other.id] for other in candidates],
-                             my_terms.bm25(documents).tolist())
+                             my_terms.bm25(documents))
         # Only the shown ones are explained.
-        scores = scored.scores.tolist()
-        shown = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].id))[:limit]
+        shown = (-scored.scores).argsort(kind="stable")[:limit].tolist()
         suggestions = []
         for i in shown:
             pair = scored.explain(i, my_terms.distinctive_shared(documents[i]))

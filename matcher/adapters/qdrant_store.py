@@ -20,6 +20,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
 
 from matcher.adapters.checks import check_filter, check_points, check_vector, require
 from matcher.adapters.ids import ENTITY_KEY, from_stored, point_id, to_stored
+from matcher.adapters.qdrant_filter import qdrant_filter
 from matcher.ports import INDEXED_FIELDS, Filter, Hit, Point, StoreInfo, Vector
 
 __all__ = ["QdrantServerStore"]
@@ -156,13 +157,8 @@ class QdrantServerStore:
 def _qdrant_filter(filter: Filter | None) -> models.Filter | None:
     if not filter:
         return None
-    # One value as a value, as in the Edge adapter: the same engine walks its points without a hash set.
-    return models.Filter(must=[
-        models.FieldCondition(
-            key=k, match=models.MatchValue(value=v[0]) if len(v) == 1 else models.MatchAny(any=list(v))
-        )
-        for k, v in filter.items()
-    ])
+    return qdrant_filter(filter.items(), Filter=models.Filter, FieldCondition=models.FieldCondition,
+                         MatchValue=models.MatchValue, MatchAny=models.MatchAny)
 
 
 def _to_point(stored: dict[str, Any] | None, vector: Any, with_vectors: bool) -> Point:

@@ -148,6 +148,9 @@ def test_retrieve_without_payloads_returns_the_same_points_with_empty_payloads(s
         ({"sectors": ["s1"], "region": ["eu"], "kind": ["entity"]}, lambda i: 1 in (i % 5, (i + 2) % 5)
          and i % 3 == 0),
         ({"offers": ["gpu-hours"]}, lambda i: False),  # a field no point has
+        # Two keys with several values each: an OR within each key, an AND between them.
+        ({"roles": ["chip", "application"], "region": ["us", "apac"]}, lambda i: i % 4 in (0, 2, 3) and i % 3 != 0),
+        ({"roles": ["chip"], "region": []}, lambda i: False),  # no values: nothing matches, not everything
     ],
 )
 def test_filters_match_on_intersection_and_and_across_keys(store, filter, expected):
