@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from matcher.lexical import Document, document
 
 ROLES = ("chip", "algorithm", "application")
 RESOURCES = ("compute", "dataset", "testbed", "pilot_site")
 KINDS = ("company", "lab", "project")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,18 @@ class Profile:
         Kept once made: ingest reads it three times (embedding, term counts, inference), and it depends
         only on `data`, which a Profile never changes.
         """
-        cached = self.__dict__.get("_text")
-        if cached is None:
-            cached = self._compose_text()
-            object.__setattr__(self, "_text", cached)
-        return cached
+        return self._kept("_text", self._compose_text)
 
     def document(self) -> Document:
         """Its text's term counts, kept once made like the text: a suggestion reads some 80 candidates'."""
-        cached = self.__dict__.get("_document")
+        return self._kept("_document", lambda: document(self.text()))
+
+    def _kept(self, name: str, make: Callable[[], T]) -> T:
+        """`make()`, made once and kept on this frozen profile under `name`."""
+        cached = self.__dict__.get(name)
         if cached is None:
-            cached = document(self.text())
-            object.__setattr__(self, "_document", cached)
+            cached = make()
+            object.__setattr__(self, name, cached)
         return cached
 
     def _compose_text(self) -> str:

@@ -42,6 +42,10 @@ class PointIds:
         """The stored entity's point id; None when it is not stored."""
         return self._point.get(entity_id)
 
+    def stored(self, entity_ids: Iterable[str]) -> dict[str, PointId]:
+        """The stored ones among `entity_ids`, once each in the order given, with their point ids."""
+        return {entity_id: point for entity_id in entity_ids if (point := self._point.get(entity_id)) is not None}
+
     def assign(self, entity_id: str) -> PointId:
         """The point id to write `entity_id` under: the one it has, else a new one."""
         known = self._point.get(entity_id)

@@ -117,7 +117,7 @@ class EdgeStore:
     def delete(self, ids: Sequence[str]) -> None:
         require(self._info)
         known = self._known()
-        stored = {entity_id: point for entity_id in ids if (point := known.of(entity_id)) is not None}
+        stored = known.stored(ids)
         if stored:
             self._live().update(UpdateOperation.delete_points(list(stored.values())))
             for entity_id in stored:
@@ -126,7 +126,7 @@ class EdgeStore:
     def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False, with_payload: bool = True) -> list[Point]:
         require(self._info)
         known = self._known()
-        stored = {entity_id: point for entity_id in ids if (point := known.of(entity_id)) is not None}
+        stored = known.stored(ids)
         if not stored:
             return []
         # with_vector is required: the 0.9.0 binding rejects a call without it despite its stub.

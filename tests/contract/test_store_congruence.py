@@ -126,7 +126,6 @@ def test_retrieve_with_vectors_returns_the_unit_vector(store):
     assert got.vector == pytest.approx([0.6, 0.8, 0, 0, 0, 0, 0, 0], abs=1e-6)
 
 
-
 def test_retrieve_without_payloads_returns_the_same_points_with_empty_payloads(store):
     points = make_points(6)
     store.upsert(points)
@@ -137,6 +136,7 @@ def test_retrieve_without_payloads_returns_the_same_points_with_empty_payloads(s
     assert [p.vector for p in bare] == [p.vector for p in full] and all(len(p.vector) == 8 for p in bare)
     assert all(p.payload == {} for p in bare) and all(p.payload for p in full)
     assert [p.vector for p in store.retrieve(["ent-0000"], with_payload=False)] == [[]]
+
 
 @pytest.mark.parametrize(
     ("filter", "expected"),
