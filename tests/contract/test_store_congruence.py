@@ -19,7 +19,6 @@ import pytest
 from matcher.adapters import edge_point_ids
 from matcher.adapters.edge_store import EdgeStore, StoreLocked
 from matcher.adapters.ids import point_id
-from matcher.adapters.memory_store import MemoryStore
 from matcher.ports import NoCollection, Point, StoreInfo
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant")
@@ -325,38 +324,6 @@ def test_edge_store_persists_points_and_info_across_close_and_reopen(tmp_path, s
         assert [h.id for h in bare] == [h.id for h in before]
         assert reopened.optimize() in (True, False)
         assert reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5) == before
-
-
-def test_edge_store_optimized_searches_int8_copies_and_keeps_exact_scores(tmp_path):
-    """After optimize, filtered searches read int8 copies of the vectors and rescore their candidates
-    with the float ones: the scores are the exact ones, and the hits the exact search's but for a rare
-    neighbour that ranks below the oversampled candidates."""
-    info = StoreInfo(model="test", dimension=64)
-    vectors = np.random.default_rng(3).standard_normal((2_000, 64))
-    points = [Point(f"ent-{i:04d}", unit(v), profile(i)) for i, v in enumerate(vectors)]
-    queries = [points[i].vector for i in range(0, 2_000, 40)]
-    exact, quantized = _in_memory(info, points), tmp_path / "shard"
-    with EdgeStore(quantized) as store:
-        store.recreate(info)
-        store.upsert(points)
-        assert store.optimize()
-        assert list(quantized.glob("shard/segments/*/vector_storage/quantized.data"))
-        shared = total = 0
-        for query in queries:
-            truth = {h.id: h.score for h in exact.search(query, filter={"roles": ["chip"]}, limit=20)}
-            hits = store.search(query, filter={"roles": ["chip"]}, limit=20)
-            assert len(hits) == 20
-            assert all(h.score == pytest.approx(truth[h.id], abs=1e-5) for h in hits if h.id in truth)
-            shared += sum(h.id in truth for h in hits)
-            total += len(truth)
-    assert shared / total >= 0.99
-
-
-def _in_memory(info: StoreInfo, points: list[Point]) -> MemoryStore:
-    store = MemoryStore()
-    store.recreate(info)
-    store.upsert(points)
-    return store
 
 
 def _shard_point_ids(store: EdgeStore) -> list:
