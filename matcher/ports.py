@@ -85,9 +85,14 @@ class VectorStore(Protocol):
         empty without `with_vectors`."""
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
-               with_payload: bool = True) -> list[Hit]:
+               with_payload: bool = True, approximate: bool = False) -> list[Hit]:
         """Nearest first by cosine similarity, filtered in the engine; without `with_payload`, every
-        payload is empty (for callers that read each hit once from several searches)."""
+        payload is empty (for callers that read each hit once from several searches).
+
+        `approximate` lets the engine pick candidates by compressed copies of the vectors, where it
+        keeps them, and rescore those exactly: the scores are exact, but a near neighbour can be
+        missed. Only for answers that are read and dropped (suggestions): whatever feeds an event must
+        not depend on whether the copies have been built yet."""
 
     def count(self, *, filter: Filter | None = None) -> int: ...
 

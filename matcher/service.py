@@ -399,12 +399,12 @@ class Matcher:
         those within its sectors: partners in its own sectors are not crowded out by nearer ones
         elsewhere. Each search is a pass over the stored points, so the second one runs only when the
         first could have missed any: when it filled up with profiles outside `me`'s sectors."""
-        hits = self._store.search(vector, filter=filter_, limit=depth, with_payload=False)
+        hits = self._store.search(vector, filter=filter_, limit=depth, with_payload=False, approximate=True)
         nearest = {h.id: h.score for h in hits}
         mine = set(me.sectors)
         if mine and len(hits) == depth and any(mine.isdisjoint(p.sectors) for p in self._profiles.many(list(nearest))):
             in_sectors = self._store.search(vector, filter={**filter_, "sectors": sorted(mine)}, limit=depth,
-                                            with_payload=False)
+                                            with_payload=False, approximate=True)
             nearest.update((h.id, h.score) for h in in_sectors)
         return nearest
 

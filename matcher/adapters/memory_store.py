@@ -74,7 +74,8 @@ class MemoryStore:
         return [self._to_point(stored, with_vectors, with_payload) for stored in found if stored is not None]
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
-               with_payload: bool = True) -> list[Hit]:
+               with_payload: bool = True, approximate: bool = False) -> list[Hit]:
+        """Always exact: nothing here keeps compressed copies."""
         check_vector(vector, require(self._info))
         check_filter(filter)
         candidates = sorted(

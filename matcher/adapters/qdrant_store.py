@@ -105,7 +105,8 @@ class QdrantServerStore:
         return [by_id[i] for i in wanted if i in by_id]
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
-               with_payload: bool = True) -> list[Hit]:
+               with_payload: bool = True, approximate: bool = False) -> list[Hit]:
+        """Always exact: the collection is made without quantized copies."""
         check_vector(vector, require(self.info()))
         check_filter(filter)
         if limit <= 0:

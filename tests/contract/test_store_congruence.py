@@ -19,6 +19,7 @@ import pytest
 from matcher.adapters import edge_point_ids
 from matcher.adapters.edge_store import EdgeStore, StoreLocked
 from matcher.adapters.ids import point_id
+from matcher.adapters.memory_store import MemoryStore
 from matcher.ports import NoCollection, Point, StoreInfo
 
 pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant")
@@ -324,6 +325,59 @@ def test_edge_store_persists_points_and_info_across_close_and_reopen(tmp_path, s
         assert [h.id for h in bare] == [h.id for h in before]
         assert reopened.optimize() in (True, False)
         assert reopened.search(points[5].vector, filter={"roles": ["chip"]}, limit=5) == before
+
+
+def test_edge_store_int8_copies_serve_only_approximate_searches(tmp_path):
+    """Optimize builds int8 copies of the vectors. A plain search ignores them: its hits are the ones it
+    gave before they existed, so what the workers derive from searches cannot change with a restart that
+    built them. An approximate search shortlists by them and rescores with the float vectors: exact
+    scores, and the exact hits but for a rare neighbour that ranks below the oversampled candidates."""
+    info = StoreInfo(model="test", dimension=64)
+    vectors = np.random.default_rng(3).standard_normal((2_000, 64))
+    points = [Point(f"ent-{i:04d}", unit(v), profile(i)) for i, v in enumerate(vectors)]
+    queries = [points[i].vector for i in range(0, 2_000, 20)]
+    truth = _in_memory(info, points)
+    chip = {"roles": ["chip"]}
+    with EdgeStore(tmp_path / "shard") as store:
+        store.recreate(info)
+        store.upsert(points)
+        before = [store.search(query, filter=chip, limit=20) for query in queries]
+        assert store.optimize()
+        assert list((tmp_path / "shard").glob("shard/segments/*/vector_storage/quantized.data"))
+        assert [store.search(query, filter=chip, limit=20) for query in queries] == before
+        shared = total = 0
+        for query in queries:
+            exact = {h.id: h.score for h in truth.search(query, filter=chip, limit=20)}
+            hits = store.search(query, filter=chip, limit=20, approximate=True)
+            assert len(hits) == 20
+            assert all(h.score == pytest.approx(exact[h.id], abs=1e-5) for h in hits if h.id in exact)
+            shared += sum(h.id in exact for h in hits)
+            total += len(exact)
+    assert shared / total >= 0.99
+
+
+def test_edge_store_approximate_searches_read_the_int8_copies(tmp_path):
+    """Near-duplicates that differ below int8's resolution: the exact search ranks them, the int8
+    shortlist cannot, so an approximate search that read the copies returns other hits."""
+    info = StoreInfo(model="test", dimension=64)
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal(64)
+    points = [Point(f"ent-{i:04d}", unit(base + rng.standard_normal(64) * 1e-3), profile(0)) for i in range(400)]
+    query = unit(base + rng.standard_normal(64) * 1e-2)
+    with EdgeStore(tmp_path / "shard") as store:
+        store.recreate(info)
+        store.upsert(points)
+        store.optimize()
+        exact = store.search(query, limit=20)
+        approximate = store.search(query, limit=20, approximate=True)
+    assert {h.id for h in approximate} != {h.id for h in exact}
+
+
+def _in_memory(info: StoreInfo, points: list[Point]) -> MemoryStore:
+    store = MemoryStore()
+    store.recreate(info)
+    store.upsert(points)
+    return store
 
 
 def _shard_point_ids(store: EdgeStore) -> list:
