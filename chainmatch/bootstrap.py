@@ -196,7 +196,6 @@ class Runtime:
                 matcher = await self._start_workers(stack, publisher)
             else:
                 matcher = await self._start_read_model(stack)
-            await asyncio.to_thread(index_embedded_store, self._store)
             self._matcher = matcher
             self._on_ready()
             progress("ready")
@@ -221,6 +220,9 @@ class Runtime:
         stack.callback(state.close)
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
         await asyncio.to_thread(matcher.ensure_model)
+        # Before the consumers start: optimizing blocks the shard, and a batch held up meanwhile would
+        # look like idle input and settle early.
+        await asyncio.to_thread(index_embedded_store, self._store)
         handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
                                prefix=self.settings.topic_prefix, counters=self.state,
                                hand_over=self.settings.worker_role == "ingest")
@@ -250,6 +252,7 @@ class Runtime:
         stack.callback(state.close)
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
         await asyncio.to_thread(matcher.ensure_model)  # the collection is this model's: only rebuilds what derives
+        await asyncio.to_thread(index_embedded_store, self._store)
         read_model = PartnershipReadModel(matcher, partnership_topic=self.settings.topic("partnerships.v1"),
                                           feedback_topic=self.settings.topic("feedback.v1"))
         task = asyncio.create_task(read_model.run(self.settings.bootstrap))

@@ -51,6 +51,7 @@ from matcher.adapters.checks import check_filter, check_points, check_vector, re
 from matcher.adapters.edge_point_ids import PointIds
 from matcher.adapters.ids import ENTITY_KEY, from_stored, to_stored
 from matcher.adapters.qdrant_filter import qdrant_filter
+from matcher.adapters.ties import ties_by_point_id
 from matcher.ports import INDEXED_FIELDS, Filter, Hit, Point, StoreInfo, Vector
 
 __all__ = ["EdgeStore", "StoreLocked"]
@@ -149,10 +150,11 @@ class EdgeStore:
         check_filter(filter)
         if limit <= 0:
             return []
-        request = SearchRequest(query=Query.Nearest(_as_list(vector)), limit=limit, filter=_edge_filter(filter),
-                                params=_SHORTLIST if approximate else _EXACT, with_payload=with_payload,
-                                with_vector=False)
-        found = self._live().search(request)
+        query, edge_filter = Query.Nearest(_as_list(vector)), _edge_filter(filter)
+        params = _SHORTLIST if approximate else _EXACT
+        found = ties_by_point_id(lambda fetch: self._live().search(SearchRequest(
+            query=query, limit=fetch, filter=edge_filter, params=params, with_payload=with_payload,
+            with_vector=False)), limit)
         if with_payload:
             return [_to_hit(scored.score, *_unpack(scored.payload)) for scored in found]
         # A point deleted (by the worker thread) since the engine found it is left out.

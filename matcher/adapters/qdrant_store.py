@@ -21,6 +21,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
 from matcher.adapters.checks import check_filter, check_points, check_vector, require
 from matcher.adapters.ids import ENTITY_KEY, from_stored, point_id, to_stored
 from matcher.adapters.qdrant_filter import qdrant_filter
+from matcher.adapters.ties import ties_by_point_id
 from matcher.ports import INDEXED_FIELDS, Filter, Hit, Point, StoreInfo, Vector
 
 __all__ = ["QdrantServerStore"]
@@ -111,12 +112,13 @@ class QdrantServerStore:
         check_filter(filter)
         if limit <= 0:
             return []
-        response = self._client.query_points(
-            self.collection, query=[float(x) for x in vector], query_filter=_qdrant_filter(filter),
-            limit=limit, with_payload=True if with_payload else [ENTITY_KEY], with_vectors=False,
-        )
+        query = [float(x) for x in vector]
+        found = ties_by_point_id(lambda fetch: self._client.query_points(
+            self.collection, query=query, query_filter=_qdrant_filter(filter),
+            limit=fetch, with_payload=True if with_payload else [ENTITY_KEY], with_vectors=False,
+        ).points, limit)
         hits = []
-        for scored in response.points:
+        for scored in found:
             entity_id, payload = from_stored(scored.payload)
             hits.append(Hit(entity_id, float(scored.score), payload))
         return hits

@@ -304,6 +304,27 @@ def test_stores_agree_on_search_count_and_scroll(all_stores, filter):
         assert scores == pytest.approx(memory_scores, abs=1e-5), kind
 
 
+def test_stores_order_equal_scores_by_point_id_across_the_cut_and_an_optimize(all_stores):
+    """Duplicated vectors score exactly alike: every store returns them in point id order, also where the
+    limit cuts through them, and an Edge shard still does once optimize has rebuilt its segments (which
+    reorders them inside the engine): the workers' partnerships must not change with a restart."""
+    vectors = random_vectors(6, seed=4)
+    points = [Point(f"dup-{i:03d}", vectors[i % 6], profile(i)) for i in range(120)]
+    for store in all_stores.values():
+        store.upsert(points)
+
+    def answers(store):
+        return [[h.id for h in store.search(vectors[0], filter=filter, limit=limit)]
+                for filter in (None, {"roles": ["chip"]}) for limit in (5, 20, 23, 41)]
+
+    reference = answers(all_stores["memory"])
+    for kind, store in all_stores.items():
+        assert answers(store) == reference, kind
+        if hasattr(store, "optimize"):
+            store.optimize()
+            assert answers(store) == reference, f"{kind}, optimized"
+
+
 # --- adapter specifics --------------------------------------------------------------------------
 
 
