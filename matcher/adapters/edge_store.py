@@ -75,6 +75,7 @@ class EdgeStore:
         # Read when the shard opens; this object is the shard's only writer (the lock), so keeping it in
         # step with upsert and delete keeps it exact.
         self._ids: PointIds | None = None
+        self._graph = True  # see optimize
         try:
             self._open_existing()
         except BaseException:
@@ -151,7 +152,7 @@ class EdgeStore:
         if limit <= 0:
             return []
         query, edge_filter = Query.Nearest(_as_list(vector)), _edge_filter(filter)
-        params = _SHORTLIST if approximate else _EXACT
+        params = _SHORTLIST if approximate else _FLOAT if self._graph else _SCAN
         found = ties_by_point_id(lambda fetch: self._live().search(SearchRequest(
             query=query, limit=fetch, filter=edge_filter, params=params, with_payload=with_payload,
             with_vector=False)), limit)
@@ -196,7 +197,7 @@ class EdgeStore:
         if self._shard is not None:
             self._shard.flush()
 
-    def optimize(self) -> bool:
+    def optimize(self, *, graph: bool = True) -> bool:
         """Merge segments, build the HNSW index and the int8 copies of the vectors now; True when
         anything changed.
 
@@ -204,7 +205,12 @@ class EdgeStore:
         scans the float vectors (about 5 ms at 20k x 384, 1-2 ms once indexed). It blocks for as long as
         building takes (0.7 s for 3,000 x 384, about 25 s for 20k on 2 cores), so call it after a bulk
         load or when idle. Points written since stay in a segment of their own, searched exactly.
+
+        `graph=False` keeps searches that are not approximate scanning instead of walking the HNSW
+        graph, which finds near neighbours, not always the nearest: for a shard small enough to scan
+        quickly, whose searches then give the same hits as before it was optimized.
         """
+        self._graph = graph
         return self._live().optimize()
 
     def close(self) -> None:
@@ -306,7 +312,7 @@ def _config(info: StoreInfo) -> EdgeConfig:
     quarter of the bytes made it 22-25 % faster. Only approximate searches read them (_SHORTLIST), and
     rescore their candidates with the float vectors, so scores stay exact; only which points come back
     can differ, when a true neighbour ranks below the oversampled int8 candidates. Every other search
-    ignores them (_EXACT): its hits must be the same before and after a restart has built them.
+    ignores them (_FLOAT, _SCAN): its hits must be the same before and after a restart has built them.
     """
     return EdgeConfig(
         vectors=EdgeVectorParams(size=info.dimension, distance=Distance.Cosine,
@@ -318,7 +324,8 @@ def _config(info: StoreInfo) -> EdgeConfig:
 
 
 _SHORTLIST = SearchParams(quantization=QuantizationSearchParams(rescore=True, oversampling=2.0))
-_EXACT = SearchParams(quantization=QuantizationSearchParams(ignore=True))
+_FLOAT = SearchParams(quantization=QuantizationSearchParams(ignore=True))
+_SCAN = SearchParams(exact=True, quantization=QuantizationSearchParams(ignore=True))
 
 
 def _edge_filter(filter: Filter | None) -> EdgeFilter | None:

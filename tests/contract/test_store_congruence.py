@@ -377,6 +377,25 @@ def test_edge_store_int8_copies_serve_only_approximate_searches(tmp_path):
     assert shared / total >= 0.99
 
 
+@pytest.mark.parametrize("graph", [False, True])
+def test_edge_store_optimized_without_the_graph_still_finds_the_nearest(tmp_path, graph):
+    """12 MB of vectors: enough for the engine to walk the HNSW graph when it may, which finds near
+    neighbours, not always the nearest. Optimized with graph=False, plain searches keep scanning and
+    find what they found before."""
+    info = StoreInfo(model="test", dimension=1024)
+    vectors = np.random.default_rng(11).standard_normal((3_000, 1024))
+    points = [Point(f"ent-{i:04d}", unit(v), profile(i)) for i, v in enumerate(vectors)]
+    queries = [unit(v) for v in np.random.default_rng(12).standard_normal((20, 1024))]
+    with EdgeStore(tmp_path / "shard") as store:
+        store.recreate(info)
+        for start in range(0, len(points), 500):
+            store.upsert(points[start : start + 500])
+        before = [store.search(query, limit=41, with_payload=False) for query in queries]
+        store.optimize(graph=graph)
+        after = [store.search(query, limit=41, with_payload=False) for query in queries]
+    assert (after == before) is not graph
+
+
 def test_edge_store_approximate_searches_read_the_int8_copies(tmp_path):
     """Near-duplicates that differ below int8's resolution: the exact search ranks them, the int8
     shortlist cannot, so an approximate search that read the copies returns other hits."""
