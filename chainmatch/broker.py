@@ -147,8 +147,10 @@ class EmbeddedBroker:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._log_path = self.log_dir / "tansu.log"
             self._log = out = self._log_path.open("ab")
+        # A session of its own: a terminal's Ctrl-C reaches the whole foreground process group, and the
+        # broker must outlive the clients that still flush and commit through it while they stop.
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                      preexec_fn=_die_with_parent_hook())
+                                      preexec_fn=_die_with_parent_hook(), start_new_session=True)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -11,6 +11,7 @@ The child ends when the pipe to its parent closes, so it goes away with a parent
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -59,6 +60,9 @@ class ProcessEmbedder:
 
 
 def _serve(connection: Connection, factory: Callable[[], Embedder]) -> None:
+    # A terminal's Ctrl-C reaches this process too; the parent ends it by closing the pipe, once the
+    # batches it is finishing no longer need the model.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         embedder = factory()
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it

@@ -61,14 +61,8 @@ def running(tmp_path_factory) -> Iterator[Running]:
     up = Running(process, port, kafka_port, line.removeprefix("staff key: ").strip())
     assert (data_dir / "staff.key").read_text().strip() == up.key
 
-    def healthy():
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        wait_for(healthy, timeout=STARTUP_S, what="/healthz 200")
+        wait_for(lambda: _healthy(port), timeout=STARTUP_S, what="/healthz 200")
         yield up
     finally:
         if process.poll() is None:
@@ -156,3 +150,39 @@ def test_sigterm_stops_everything_and_frees_the_ports(running):
         wait_for(lambda p=pid: not Path(f"/proc/{p}").exists(), timeout=15, what=f"process {pid} to exit")
     wait_for(lambda: not port_in_use(running.port) and not port_in_use(running.kafka_port), timeout=10,
              what="ports to be free")
+
+
+def test_ctrl_c_in_a_terminal_stops_everything(tmp_path):
+    """A terminal's Ctrl-C sends SIGINT to its whole foreground process group: `up`, and the broker too
+    unless the broker has a session of its own. Its clients' shutdown needs the broker, so `up` stops
+    the broker itself, last."""
+    port, kafka_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINMATCH_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chainmatch.cli", "up", "--demo", "--port", str(port), "--kafka-port", str(kafka_port),
+         "--data-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "up.log", "wb"), env=env, start_new_session=True)
+    try:
+        wait_for(lambda: _healthy(port), timeout=STARTUP_S, what="/healthz 200")
+        children = _descendants(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)  # an impatient second Ctrl-C
+        assert process.wait(timeout=60) == 0
+        for pid in children:
+            wait_for(lambda p=pid: not Path(f"/proc/{p}").exists(), timeout=15, what=f"process {pid} to exit")
+        wait_for(lambda: not port_in_use(port) and not port_in_use(kafka_port), timeout=10, what="ports to be free")
+        log = (tmp_path / "up.log").read_text()
+        assert "NodeNotReadyError" not in log, "the broker stopped before its clients"
+        assert "Traceback" not in log, "a process died of the interrupt instead of being stopped"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        print((tmp_path / "up.log").read_text()[-3000:])
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
