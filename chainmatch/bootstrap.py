@@ -86,8 +86,9 @@ def open_embedded_store(settings: Settings) -> VectorStore:
 def index_embedded_store(store: VectorStore) -> None:
     """Qdrant Edge runs no background optimizer: without this, every search scans all the float vectors
     (about 5 ms at 30,000, against 0.3 ms with the HNSW graph), and suggestions have no int8 copies to
-    shortlist by (a quarter faster at 3,000). Below GRAPH_FROM the searches that feed events keep
-    scanning, so that their hits do not change with a restart. A Qdrant server indexes by itself."""
+    shortlist by (a quarter faster at 3,000). Below GRAPH_FROM the searches that are not approximate
+    (every one that feeds an event) keep scanning, so that their hits do not change with a restart. A
+    Qdrant server indexes by itself."""
     optimize = getattr(store, "optimize", None)
     if optimize is None or store.info() is None:
         return

@@ -107,7 +107,8 @@ class QdrantServerStore:
 
     def search(self, vector: Vector, *, filter: Filter | None = None, limit: int = 10,
                with_payload: bool = True, approximate: bool = False) -> list[Hit]:
-        """Always exact: the collection is made without quantized copies."""
+        """`approximate` changes nothing here: the collection keeps no compressed copies (the server may
+        still walk its HNSW graph, as it always has)."""
         check_vector(vector, require(self.info()))
         check_filter(filter)
         if limit <= 0:
