@@ -27,14 +27,18 @@ def progress(message: str) -> None:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """`hashing:<dimension>` names the deterministic test embedder (tests, pipeline benchmarks); a
-    sentence-transformers model runs in a child process (matcher.adapters.process_embedder says why):
-    close it with `close_embedder`."""
+    """`hashing:<dimension>` names the deterministic test embedder (tests, pipeline benchmarks); the
+    default multilingual encoder and any sentence-transformers model run in a child process
+    (matcher.adapters.process_embedder says why): close it with `close_embedder`."""
     if settings.model and settings.model.startswith("hashing:"):
         from matcher.adapters.hashing_embedder import HashingEmbedder
 
         return HashingEmbedder(dimension=int(settings.model.removeprefix("hashing:")))
     from matcher.adapters.process_embedder import ProcessEmbedder
+    from matcher.adapters.use_embedder import USE_MODEL_NAME, UseEmbedder
+
+    if settings.model in (None, USE_MODEL_NAME):
+        return ProcessEmbedder(partial(UseEmbedder, threads=settings.model_threads, progress=progress))
     from matcher.adapters.sentence_embedder import SentenceEmbedder
 
     return ProcessEmbedder(partial(SentenceEmbedder, settings.model, progress=progress))

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     data_dir: Path = Path("data")
     model: str | None = None
+    # BLAS threads of the default encoder's child process: one leaves the other core to the API.
+    model_threads: int = Field(default=1, ge=1, le=64)
     api_keys: dict[str, ApiKey] = Field(default_factory=dict)
     topic_prefix: str = "chain."
     webhook_allow_private: bool = False

@@ -14,21 +14,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from matcher import chinese
 from matcher.model import ROLES
-
-SECTORS = ("healthcare", "life_sciences", "manufacturing", "vehicles", "smart_city", "cloud")
+from matcher.sectors import SECTORS
 
 ROLE_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
     "chip": (
         "We design AI accelerator chips: NPU and SoC silicon for neural network inference.",
         "Semiconductor company taping out low-power edge AI processors, ASICs and FPGA IP.",
         "Fabless chip designer of RISC-V cores, GPUs and automotive computing platforms.",
+        "我们设计人工智能芯片：用于神经网络推理的NPU、GPU和SoC处理器。",
     ),
     "algorithm": (
         "We develop machine learning models and computer vision algorithms licensed to partners.",
         "AI software company training deep learning models for detection, segmentation and speech.",
         "Research lab building foundation models, perception algorithms and AI software toolkits.",
         "A company building large language models and generative AI assistants.",
+        "我们研发人工智能算法和深度学习模型，为合作伙伴提供视觉、语音和大模型软件。",
     ),
     "application": (
         "A hospital deploying AI tools in clinical care and running pilots with patients.",
@@ -37,6 +39,7 @@ ROLE_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
         "An operator that runs city services, logistics or data centres and buys AI solutions.",
         "A pharmaceutical, medical device or industrial company applying AI in its own products and R&D.",
         "A logistics, retail or services company deploying AI and robots in its operations.",
+        "我们是医院、车企、工厂或运营机构，在自己的业务中引入和试点人工智能方案。",
     ),
 }
 
@@ -44,54 +47,63 @@ SECTOR_PROTOTYPES: Mapping[str, tuple[str, ...]] = {
     "healthcare": (
         "Hospitals, clinics, medical imaging, diagnosis, radiology, endoscopy and patient care.",
         "Medical devices and clinical decision support for doctors.",
+        "医院、临床诊断、医学影像和患者服务。",
     ),
     "life_sciences": (
         "Drug discovery, genomics, protein structure, biotech and pharmaceutical research.",
         "Digital pathology, molecular biology and laboratory automation.",
+        "药物研发、基因组学、生物医药和蛋白质结构。",
     ),
     "manufacturing": (
         "Factories, production lines, industrial inspection, AOI defect detection and robotics.",
         "Electronics assembly, precision parts, quality control and predictive maintenance.",
+        "工厂、生产线、工业质检和智能制造。",
     ),
     "vehicles": (
         "Autonomous driving, ADAS, smart connected vehicles, LiDAR perception and in-cabin AI.",
         "Carmakers, robotaxis, electric vehicles and intelligent cockpits.",
         "Logistics fleets, delivery robots, trucks and mobility services.",
+        "汽车、自动驾驶、智能网联汽车和智能座舱。",
     ),
     "smart_city": (
         "Smart city services: traffic management, public safety cameras, buildings and utilities.",
         "Urban infrastructure, logistics, ports and environmental monitoring.",
         "Security cameras, face recognition, access control, smart retail and public services.",
+        "智慧城市、交通管理、公共安全和城市公用设施。",
     ),
     "cloud": (
         "Cloud computing, data centres, GPU clusters, model training and inference services.",
         "Large language model platforms, MLOps and compute provided as a service.",
         "Enterprise AI platforms, AI software for businesses and large-scale model serving.",
+        "云计算、数据中心、算力和大模型服务。",
     ),
 }
 
-# Generic terms only, English and Chinese: no entity name may appear here.
+# Generic terms only, English and Chinese (Simplified: texts are folded to it first): no entity name.
 KEYWORDS: Mapping[str, tuple[str, ...]] = {
     "chip": ("chip", "chips", "soc", "socs", "npu", "asic", "fpga", "silicon", "semiconductor", "tape-out",
-             "taped out", "risc-v", "accelerator", "tops", "die", "芯片", "半导体", "集成电路", "处理器"),
+             "taped out", "risc-v", "accelerator", "tops", "die", "芯片", "半导体", "集成电路", "处理器",
+             "加速卡"),
     "algorithm": ("algorithm", "algorithms", "models", "deep learning", "deep-learning", "machine learning",
-                  "software", "sdk", "trains", "算法", "模型", "软件"),
+                  "software", "sdk", "trains", "算法", "模型", "软件", "大模型", "人工智能平台", "识别"),
     "application": ("hospital", "hospitals", "factory", "factories", "carmaker", "operator", "operates", "fleet",
-                    "deploy", "pilot site", "customers", "医院", "工厂", "车企", "运营"),
+                    "deploy", "pilot site", "customers", "医院", "工厂", "车企", "运营", "车型", "患者", "生产线",
+                    "药企"),
     "healthcare": ("hospital", "clinical", "clinic", "medical", "patient", "radiology", "endoscopy", "colonoscopy",
                    "screening", "diagnos", "health", "retinopathy", "cardio", "surgery", "医院", "医疗", "临床",
-                   "健康", "筛查"),
+                   "健康", "筛查", "影像", "诊断", "病理", "手术"),
     "life_sciences": ("drug", "genomic", "protein", "pathology", "biotech", "pharma", "molecul", "antibod",
-                      "sequencing", "cell", "药物", "基因", "生物"),
+                      "sequencing", "cell", "药物", "基因", "生物", "制药", "医药", "蛋白", "分子"),
     "manufacturing": ("factory", "manufactur", "inspection", "aoi", "production line", "assembly", "plc",
-                      "predictive maintenance", "defect", "industrial", "plants", "工厂", "制造", "质检", "工业"),
+                      "predictive maintenance", "defect", "industrial", "plants", "工厂", "制造", "质检", "工业",
+                      "生产线", "缺陷"),
     "vehicles": ("vehicle", "driving", "adas", "lidar", "automotive", "car", "cars", "robotaxi", "cockpit",
-                 "汽车", "自动驾驶", "车联网", "车辆"),
+                 "汽车", "自动驾驶", "车联网", "车辆", "驾驶", "座舱", "出租车"),
     "smart_city": ("city", "cities", "traffic", "urban", "public safety", "building", "street", "lamppost",
                    "licence-plate", "license plate", "utilities", "government", "bridges", "people counting",
-                   "城市", "交通", "路灯", "井盖", "楼宇", "公用事业"),
+                   "城市", "交通", "路灯", "井盖", "楼宇", "公用事业", "政府", "地铁", "机场"),
     "cloud": ("cloud", "data centre", "data center", "gpu cluster", "compute", "llm", "language model",
-              "inference service", "云", "数据中心", "算力", "大模型"),
+              "inference service", "云", "数据中心", "算力", "大模型", "超算", "智算"),
 }
 
 TEMPERATURE = 0.05
@@ -148,7 +160,7 @@ class Inferred:
 
 
 def _keyword_hits(text: str, label: str) -> int:
-    lowered = text.lower()
+    lowered = chinese.fold(text)
     return sum(1 for word in KEYWORDS.get(label, ()) if re.search(rf"(?<![a-z]){re.escape(word)}", lowered))
 
 
@@ -175,23 +187,29 @@ def _votes(labels: Sequence[str], neighbours: Neighbours) -> dict[str, float] | 
 
 
 class Inferrer:
-    def __init__(self, prototypes: Mapping[str, Mapping[str, np.ndarray]]):
+    def __init__(self, prototypes: Mapping[str, Mapping[str, np.ndarray]], *, multilingual: bool):
         self._prototypes = prototypes  # group ("roles"/"sectors") -> label -> matrix of prototype vectors
+        self._multilingual = multilingual
 
     @classmethod
-    def build(cls, embed) -> Inferrer:
+    def build(cls, embed, *, multilingual: bool) -> Inferrer:
+        """`multilingual`: whether `embed` reads Chinese; if not, only keywords speak for a Chinese text."""
         groups = {"roles": ROLE_PROTOTYPES, "sectors": SECTOR_PROTOTYPES}
         texts = [t for group in groups.values() for texts in group.values() for t in texts]
         vectors = iter(np.asarray(embed(texts), dtype=np.float64))
         return cls({name: {label: np.stack([next(vectors) for _ in texts]) for label, texts in group.items()}
-                    for name, group in groups.items()})
+                    for name, group in groups.items()}, multilingual=multilingual)
+
+    def reads(self, text: str) -> bool:
+        """Whether the model's vector of `text` can be trusted for inference."""
+        return self._multilingual or mostly_english(text)
 
     def infer(self, group: str, vector: Sequence[float], text: str, centroids: LabelCentroids | None = None,
               neighbours: Neighbours = (), *, accept: float = ROLE_ACCEPT, secondary: float | None = None) -> Inferred:
         """Average of the available distributions: prototypes (with keywords), centroids, neighbours."""
         prototypes = self._prototypes[group]
         hits = {label: min(_keyword_hits(text, label), 3) for label in prototypes}
-        if not mostly_english(text):
+        if not self.reads(text):
             # The model does not read this language: only the keyword list speaks, and never with confidence.
             total = sum(hits.values())
             confidences = {label: round(NON_ENGLISH_CAP * n / total, 4) if total else 0.0

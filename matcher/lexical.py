@@ -1,5 +1,6 @@
-"""BM25 over profile texts, fused into pair scores: the small model blurs jargon (BPU, AOI,
-colonoscopy) that two partners' profiles often share word for word."""
+"""BM25 over profile texts, fused into pair scores: the model blurs jargon (BPU, AOI, colonoscopy,
+自动驾驶) that two partners' profiles often share word for word. Chinese is folded to one written form
+and segmented into words (matcher.chinese), so it counts like English."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from matcher import chinese
+
 _WORD = re.compile(r"[a-z0-9][a-z0-9+-]*[a-z0-9+]|[a-z0-9]")
 STOPWORDS = frozenset(
     "a an and are as at be by for from has have in into is it its of on or our that the their them they this "
@@ -23,7 +26,11 @@ SATURATION = 10.0
 
 
 def terms(text: str) -> Counter[str]:
-    return Counter(w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1)
+    folded = chinese.fold(text)
+    found = Counter(w for w in _WORD.findall(folded) if w not in STOPWORDS and len(w) > 1)
+    if chinese.has_cjk(folded):
+        found.update(chinese.words(folded))
+    return found
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from matcher import chinese, mentions
 from matcher.lexical import Document, document
 
 ROLES = ("chip", "algorithm", "application")
@@ -96,6 +97,18 @@ class Profile:
     def document(self) -> Document:
         """Its text's term counts, kept once made like the text: a suggestion reads some 80 candidates'."""
         return self._kept("_document", lambda: document(self.text()))
+
+    def folded_description(self) -> str:
+        """The description folded (matcher.chinese), where mentions of other profiles are looked for."""
+        return self._kept("_folded", lambda: chinese.fold(self.description))
+
+    def name_forms(self) -> tuple[str, ...]:
+        """The forms of its name that count as a mention of it (matcher.mentions)."""
+        return self._kept("_name_forms", lambda: mentions.name_forms(self.name, self.data.get("name_zh")))
+
+    def mentions(self, other: Profile) -> bool:
+        """Whether this profile's description names `other`."""
+        return other.id != self.id and mentions.names(other.name_forms(), self.folded_description())
 
     def _kept(self, name: str, make: Callable[[], T]) -> T:
         """`make()`, made once and kept on this frozen profile under `name`."""

@@ -48,6 +48,8 @@ class StoreInfo:
 class Embedder(Protocol):
     name: str
     dimension: int
+    # Whether it reads Chinese as well as English: inference trusts its vectors of other languages only then.
+    multilingual: bool
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         """Unit-length vectors, one per text, computed in as few model calls as possible."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher import policy
+from matcher import policy, sectors
 from matcher.model import RESOURCES, Profile
 
 WEIGHTS: Mapping[str, float] = {
@@ -24,6 +24,7 @@ WEIGHTS: Mapping[str, float] = {
     "stage": 0.07,
     "resource": 0.1,
     "region": 0.02,
+    "mention": 0.2,
 }
 STAGES = ("research", "testing", "commercialization")
 
@@ -45,12 +46,30 @@ def _words(text: str) -> frozenset[str]:
 # 80 candidates), and the reasons for one pair (only the shown ones are explained).
 
 def sector_values(me: Profile, others: Sequence[Profile]) -> list[float]:
-    mine = set(me.sectors)
-    return [0.0 if mine.isdisjoint(other.sectors) else 1.0 for other in others]
+    """1.0 for a shared sector, less for related ones (matcher.sectors), 0.0 for none."""
+    return [sectors.relatedness(me.sectors, other.sectors) for other in others]
 
 
 def sector_reasons(me: Profile, other: Profile) -> list[str]:
-    return [f"shares sector {s}" for s in other.sectors if s in me.sectors]
+    shared = [f"shares sector {s}" for s in other.sectors if s in me.sectors]
+    if shared:
+        return shared
+    value, mine, theirs = sectors.nearest_pair(me.sectors, other.sectors)
+    return [f"works in {_label(theirs)}, related to {_label(mine)}"] if value else []
+
+
+def _label(sector: str | None) -> str:
+    return (sector or "").replace("_", " ")
+
+
+def mention_values(me: Profile, others: Sequence[Profile]) -> list[float]:
+    """Half for each side whose description names the other."""
+    return [0.5 * me.mentions(other) + 0.5 * other.mentions(me) for other in others]
+
+
+def mention_reasons(me: Profile, other: Profile) -> list[str]:
+    said = [f"{me.name} names {other.name}"] if me.mentions(other) else []
+    return said + ([f"{other.name} names {me.name}"] if other.mentions(me) else [])
 
 
 def _capability_hits(me: Profile, other: Profile) -> list[str]:
@@ -122,7 +141,8 @@ def region_reasons(me: Profile, other: Profile) -> list[str]:
 
 # The components after semantic and lexical, in the order of WEIGHTS.
 COMPONENTS = ((sector_values, sector_reasons), (capability_values, capability_reasons),
-              (stage_values, stage_reasons), (resource_values, resource_reasons), (region_values, region_reasons))
+              (stage_values, stage_reasons), (resource_values, resource_reasons), (region_values, region_reasons),
+              (mention_values, mention_reasons))
 
 
 @dataclass(frozen=True)

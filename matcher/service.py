@@ -20,7 +20,6 @@ from matcher.inference import (
     SECTORS,
     Inferrer,
     LabelCentroids,
-    mostly_english,
 )
 from matcher.lexical import TermStats
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
@@ -61,7 +60,7 @@ class Matcher:
         self._not_interested = self._stored_feedback()
         self._unsaved_feedback: dict[str, dict[str, Any]] = {}
         self._progress = progress or (lambda message: None)
-        self._inferrer = Inferrer.build(embedder.embed)
+        self._inferrer = Inferrer.build(embedder.embed, multilingual=getattr(embedder, "multilingual", False))
         self._role_centroids = LabelCentroids(ROLES)
         self._sector_centroids = LabelCentroids(SECTORS)
         self._triads = TriadLists(store)
@@ -260,7 +259,7 @@ class Matcher:
                                          self._declared_neighbours(vector, "roles"), accept=ROLE_ACCEPT)
             # A role read only from keywords of a language the model cannot read stays out of role
             # filters until staff confirm it; a sector from them is safe enough to place the profile.
-            roles = guess.accepted if mostly_english(text) else ()
+            roles = guess.accepted if self._inferrer.reads(text) else ()
             inferred["roles"], review = guess.confidences, not roles
         if not profile.declares_sectors:
             guess = self._inferrer.infer("sectors", vector, text, self._sector_centroids,

@@ -23,6 +23,8 @@ _CACHE_LIMIT = 500_000
 class HashingEmbedder:
     # Mirrors SentenceEmbedder, so code reading the token window works with either (None: no limit).
     max_seq_length: int | None = None
+    # It splits words on spaces, so a Chinese sentence is one opaque "word": it does not read Chinese.
+    multilingual = False
 
     def __init__(self, dimension: int = 384) -> None:
         if dimension < 2:

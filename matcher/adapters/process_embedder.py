@@ -33,7 +33,7 @@ class ProcessEmbedder:
         self._process.start()
         child_end.close()
         self._lock = threading.Lock()
-        self.name, self.dimension = self._receive()
+        self.name, self.dimension, self.multilingual = self._receive()
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
@@ -68,7 +68,7 @@ def _serve(connection: Connection, factory: Callable[[], Embedder]) -> None:
     except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
         connection.send(("error", f"{type(error).__name__}: {error}"))
         return
-    connection.send(("ok", (embedder.name, embedder.dimension)))
+    connection.send(("ok", (embedder.name, embedder.dimension, getattr(embedder, "multilingual", False))))
     while True:
         try:
             texts = connection.recv()

@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL_NAME", "SentenceEmbedder", "packaged_model_path"]
+__all__ = ["MINILM_MODEL_NAME", "SentenceEmbedder", "packaged_model_path"]
 
-DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# Words in the names of sentence-transformers models trained on many languages (Chinese among them).
+_MULTILINGUAL_MARKS = ("multilingual", "e5", "labse", "bge-m3", "xlm", "distiluse", "chinese", "text2vec")
 
 
 def packaged_model_path() -> Path:
@@ -29,8 +31,8 @@ def packaged_model_path() -> Path:
 class SentenceEmbedder:
     """Unit-length sentence embeddings, computed in batches on the GPU when there is one.
 
-    `model` None means the packaged all-MiniLM-L6-v2, loaded from disk with no network access;
-    any other string is a sentence-transformers model name or a local path.
+    `model` None or MINILM_MODEL_NAME means the packaged all-MiniLM-L6-v2 (English only), loaded from
+    disk with no network access; any other string is a sentence-transformers model name or a local path.
     """
 
     def __init__(
@@ -42,7 +44,10 @@ class SentenceEmbedder:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.name = model or DEFAULT_MODEL_NAME
+        packaged = model in (None, MINILM_MODEL_NAME)
+        self.name = model or MINILM_MODEL_NAME
+        # Whether it reads Chinese: the matcher trusts inference from its vectors of Chinese text only then.
+        self.multilingual = not packaged and any(mark in self.name.lower() for mark in _MULTILINGUAL_MARKS)
         self.batch_size = batch_size
         say = progress or (lambda _message: None)
         say(f"loading model {self.name}…")
@@ -57,7 +62,7 @@ class SentenceEmbedder:
         bar_was_on = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
-            if model is None:
+            if packaged:
                 # local_files_only keeps huggingface_hub off the network without setting HF_HUB_OFFLINE
                 # in os.environ, which would leak into every other model the process loads.
                 path = str(packaged_model_path())
