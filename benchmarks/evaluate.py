@@ -1,88 +1,72 @@
-"""`make eval`: matching quality on tests/data/{dev,holdout}.jsonl against two baselines.
+"""`make eval`: matching quality on the park set (benchmarks/park.py), English and bilingual, against two
+baselines, over several seeds of which profiles arrive without roles and sectors.
 
-Each line of a data set is {"kind", "data", "truth": {"roles", "sectors"}, "partners": [ids]}; a third
-of the entities publish neither roles nor sectors, so the matcher must infer them.
-
-Figures (each a mean):
+Figures (each a mean over the split's queries; a run prints the median over seeds and the range):
 - role accuracy: for each profile and each role it lacks, the share of its top-5 suggestions for that
   role that truly hold it;
 - sector precision@5: the share of its top-5 suggestions sharing a true sector, over min(5, attainable);
-- partner hit@5: for each known pair, both directions, whether the partner is in the top 5 for the
-  partner's role;
+- partner hit@5: for each known partner of a query, whether it is in the query's top 5 for one of the
+  partner's roles that the query lacks;
 - triad validity: for each project, of its top-3 triads (a missing one counts as invalid), those whose
   members truly hold their roles and share a true sector with the project; "of attainable" divides
-  instead by min(3, the valid triads the data allows), as sector precision does.
+  instead by min(3, the valid triads the data allows);
+- projects served: the share of projects, among those whose needed roles someone in the pool plays,
+  that have at least one partnership.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import statistics
 import sys
 import tempfile
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.park import LANGUAGES, PARK, Case, cases, pool, rows
 from matcher.adapters.edge_store import EdgeStore
-from matcher.model import ROLES, Profile, Upsert
+from matcher.model import ROLES, Upsert
 from matcher.ports import Embedder
 from matcher.service import Matcher
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 TOP = 5
 BATCH = 64
-
-
-@dataclass(frozen=True)
-class Case:
-    profile: Profile
-    roles: frozenset[str]
-    sectors: frozenset[str]
-    partners: tuple[str, ...]
-
-    def lacks(self) -> list[str]:
-        if self.profile.kind == "project":
-            return [r for r in ROLES if r in self.profile.needs]
-        return [r for r in ROLES if r not in self.roles]
-
-
-def load(path: Path) -> list[Case]:
-    cases = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            cases.append(Case(Profile.from_data(row["kind"], row["data"]), frozenset(row["truth"]["roles"]),
-                              frozenset(row["truth"]["sectors"]), tuple(row.get("partners", ()))))
-    return cases
-
+SEEDS = (0, 1, 2)
+SPLITS = ("dev", "holdout")
 
 # A ranker answers: the top ids for `case`, optionally limited to those holding `role`.
 Ranker = Callable[[Case, str | None], list[str]]
 TriadRanker = Callable[[Case], list[tuple[str, str, str]]]
 
 
-def figures(cases: Sequence[Case], rank: Ranker, triads: TriadRanker) -> dict[str, float]:
-    by_id = {c.profile.id: c for c in cases}
-    role_hits = []
-    for case in cases:
-        for role in case.lacks():
+def _mean(values: Sequence[float]) -> float:
+    return round(float(np.mean(values)), 3) if values else float("nan")
+
+
+def figures(everyone: Sequence[Case], queries: Sequence[Case], rank: Ranker, triads: TriadRanker,
+            *, by: Callable[[Case], Sequence[str]] | None = None) -> dict[str, float]:
+    """The figures over `queries` among `everyone`; `by` also breaks partner hit@5 down by its labels."""
+    by_id = {c.profile.id: c for c in everyone}
+    role_hits, sector_scores, partner_hits, valid, of_attainable, served = [], [], [], [], [], []
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for case in queries:
+        lacks = case.lacks()
+        for role in lacks:
             role_hits += [role in by_id[i].roles for i in rank(case, role)[:TOP]]
-    sector_scores = []
-    for case in cases:
-        attainable = [c for c in cases if c is not case and c.roles & set(case.lacks()) and c.sectors & case.sectors]
+        attainable = [c for c in everyone if c is not case and c.roles & set(lacks) and c.sectors & case.sectors]
         if attainable:
             shared = sum(bool(by_id[i].sectors & case.sectors) for i in rank(case, None)[:TOP])
             sector_scores.append(min(shared / min(TOP, len(attainable)), 1.0))
-    partner_hits = []
-    for case in cases:
-        for other_id in case.partners:
-            roles = [r for r in by_id[other_id].roles if r in case.lacks()]
+        for other_id in sorted(case.partners & by_id.keys()):
+            roles = [r for r in by_id[other_id].roles if r in lacks]
             if roles:
-                partner_hits.append(any(other_id in rank(case, r)[:TOP] for r in roles))
-    valid, of_attainable = [], []
-    for case in cases:
+                hit = any(other_id in rank(case, r)[:TOP] for r in roles)
+                partner_hits.append(hit)
+                for label in by(case) if by else ():
+                    groups[label].append(hit)
         if case.profile.kind != "project":
             continue
         found = triads(case)[:3]
@@ -90,15 +74,15 @@ def figures(cases: Sequence[Case], rank: Ranker, triads: TriadRanker) -> dict[st
                 and all(m.sectors & case.sectors for m in members)
                 for members in ([by_id[i] for i in ids] for ids in found)]
         valid += hits + [False] * (3 - len(found))
-        # How many valid triads the data allows at all: a role nobody in the sector plays allows none.
-        per_role = [sum(1 for c in cases if r in c.roles and c.sectors & case.sectors) for r in ROLES]
-        attainable = min(3, int(np.prod(per_role)))
-        if attainable:
-            of_attainable.append(sum(hits) / attainable)
-    mean = lambda values: round(float(np.mean(values)), 3) if values else float("nan")  # noqa: E731
-    return {"role accuracy": mean(role_hits), "sector precision@5": mean(sector_scores),
-            "partner hit@5": mean(partner_hits), "triad validity": mean(valid),
-            "triad validity of attainable": mean(of_attainable)}
+        per_role = [sum(1 for c in everyone if r in c.roles and c.sectors & case.sectors) for r in ROLES]
+        if attainable_triads := min(3, int(np.prod(per_role))):
+            of_attainable.append(sum(hits) / attainable_triads)
+        if all(any(r in c.roles for c in everyone) for r in lacks):
+            served.append(bool(found))
+    result = {"role accuracy": _mean(role_hits), "sector precision@5": _mean(sector_scores),
+              "partner hit@5": _mean(partner_hits), "triad validity": _mean(valid),
+              "triad validity of attainable": _mean(of_attainable), "projects served": _mean(served)}
+    return result | {f"partner hit@5 [{label}]": _mean(hits) for label, hits in sorted(groups.items())}
 
 
 def matcher_rankers(matcher: Matcher) -> tuple[Ranker, TriadRanker]:
@@ -113,13 +97,13 @@ def matcher_rankers(matcher: Matcher) -> tuple[Ranker, TriadRanker]:
     return rank, triads
 
 
-def cosine_rankers(cases: Sequence[Case], vectors: np.ndarray, *, true_roles: bool) -> tuple[Ranker, TriadRanker]:
+def cosine_rankers(everyone: Sequence[Case], vectors: np.ndarray, *, true_roles: bool) -> tuple[Ranker, TriadRanker]:
     """Plain cosine, or cosine among those whose true roles fit: the two baselines."""
-    index = {c.profile.id: n for n, c in enumerate(cases)}
+    index = {c.profile.id: n for n, c in enumerate(everyone)}
 
     def nearest(case: Case, allowed: Callable[[Case], bool]) -> list[str]:
-        order = np.argsort(-(vectors @ vectors[index[case.profile.id]]))
-        return [cases[n].profile.id for n in order if cases[n] is not case and allowed(cases[n])]
+        order = np.argsort(-(vectors @ vectors[index[case.profile.id]]), kind="stable")
+        return [everyone[n].profile.id for n in order if everyone[n] is not case and allowed(everyone[n])]
 
     def rank(case: Case, role: str | None) -> list[str]:
         if not true_roles:
@@ -137,35 +121,112 @@ def cosine_rankers(cases: Sequence[Case], vectors: np.ndarray, *, true_roles: bo
     return rank, triads
 
 
-def evaluate(path: Path, embedder: Embedder) -> dict[str, dict[str, float]]:
-    cases = load(path)
+class RememberingEmbedder:
+    """The same texts recur in every run of the evaluation: each is encoded once."""
+
+    def __init__(self, embedder: Embedder):
+        self._embedder, self._known = embedder, {}
+        self.name, self.dimension = embedder.name, embedder.dimension
+        self.multilingual = getattr(embedder, "multilingual", False)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
+        self._known.update(zip(new, self._embedder.embed(new), strict=True))
+        return [self._known[t] for t in texts]
+
+
+def loaded_matcher(everyone: Sequence[Case], embedder: Embedder, folder: Path) -> tuple[Matcher, EdgeStore]:
+    store = EdgeStore(folder / "store")
+    matcher = Matcher(embedder=embedder, store=store)
+    matcher.ensure_model()
+    for start in range(0, len(everyone), BATCH):
+        matcher.apply([Upsert(c.profile) for c in everyone[start : start + BATCH]])
+    return matcher, store
+
+
+def run(split: str, language: str, seed: int, embedder: Embedder, table) -> dict[str, dict[str, float]]:
+    everyone = pool(cases(table, language=language, mask_seed=seed), split)
+    queries = [c for c in everyone if c.split == split]
+    by = (lambda c: [*sorted(c.sectors), c.script]) if language == "bilingual" else (lambda c: sorted(c.sectors))
     with tempfile.TemporaryDirectory() as folder:
-        store = EdgeStore(Path(folder) / "store")
-        matcher = Matcher(embedder=embedder, store=store)
-        matcher.ensure_model()
-        for start in range(0, len(cases), BATCH):
-            matcher.apply([Upsert(c.profile) for c in cases[start : start + BATCH]])
-        results = {"chainmatch": figures(cases, *matcher_rankers(matcher))}
+        matcher, store = loaded_matcher(everyone, embedder, Path(folder))
+        results = {"chainmatch": figures(everyone, queries, *matcher_rankers(matcher), by=by)}
         store.close()
-    vectors = np.asarray(embedder.embed([c.profile.text() for c in cases]))
-    results["plain cosine"] = figures(cases, *cosine_rankers(cases, vectors, true_roles=False))
-    results["cosine, true roles"] = figures(cases, *cosine_rankers(cases, vectors, true_roles=True))
+    vectors = np.asarray(embedder.embed([c.profile.text() for c in everyone]))
+    for name, true_roles in (("plain cosine", False), ("cosine, true roles", True)):
+        results[name] = figures(everyone, queries, *cosine_rankers(everyone, vectors, true_roles=true_roles))
     return results
 
 
-def table(name: str, results: dict[str, dict[str, float]]) -> str:
-    metrics = list(next(iter(results.values())))
-    lines = [f"| {name} | " + " | ".join(metrics) + " |", "| --- |" + " --- |" * len(metrics)]
-    lines += [f"| {system} | " + " | ".join(f"{row[m]:.3f}" for m in metrics) + " |" for system, row in results.items()]
-    return "\n".join(lines)
+def cross_lingual(table, embedder: Embedder) -> float:
+    """The share of profiles with a Chinese version whose two versions are each other's nearest
+    neighbour in the pool of every profile in both languages."""
+    english = {c.profile.id: c.profile.text() for c in cases(table, language="english", mask_seed=None)}
+    chinese = {c.profile.id: c.profile.text() for c in cases(table, language="bilingual", mask_seed=None)
+               if c.script != "en"}
+    texts = list(english.values()) + list(chinese.values())
+    owners = list(english) + list(chinese)
+    vectors = np.asarray(embedder.embed(texts))
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest = similarity.argmax(axis=1)
+    at = {("en", i): n for n, i in enumerate(english)} | {("zh", i): len(english) + n for n, i in enumerate(chinese)}
+    mutual = [owners[nearest[at["en", i]]] == i and owners[nearest[at["zh", i]]] == i for i in chinese]
+    return _mean(mutual)
+
+
+def table_of(title: str, runs: Sequence[dict[str, dict[str, float]]]) -> str:
+    """Median over the runs, and the range when they differ."""
+    systems = list(runs[0])
+    metrics = [m for m in runs[0]["chainmatch"] if "[" not in m]
+    lines = [f"| {title} | " + " | ".join(metrics) + " |", "| --- |" + " --- |" * len(metrics)]
+    for system in systems:
+        cells = []
+        for m in metrics:
+            values = [r[system][m] for r in runs if not np.isnan(r[system][m])]
+            if not values:
+                cells.append("n/a")
+                continue
+            low, high = min(values), max(values)
+            cells.append(f"{statistics.median(values):.3f}" + (f" ({low:.3f}-{high:.3f})" if high > low else ""))
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    labels = sorted({m for r in runs for m in r["chainmatch"] if "[" in m})
+    breakdown = ", ".join(f"{m.split('[')[1][:-1]} {statistics.median([r['chainmatch'][m] for r in runs]):.2f}"
+                          for m in labels)
+    return "\n".join(lines) + (f"\n\nchainmatch partner hit@5 by sector and script: {breakdown}" if breakdown else "")
+
+
+def build_embedder(model: str | None) -> Embedder:
+    if model and model.startswith("hashing:"):
+        from matcher.adapters.hashing_embedder import HashingEmbedder
+
+        return HashingEmbedder(int(model.removeprefix("hashing:")))
+    from matcher.adapters.use_embedder import USE_MODEL_NAME, UseEmbedder
+
+    if model in (None, USE_MODEL_NAME):
+        return UseEmbedder(threads=2)
+    from matcher.adapters.sentence_embedder import SentenceEmbedder
+
+    return SentenceEmbedder(model)
 
 
 def main(argv: Sequence[str] = ()) -> None:
-    from matcher.adapters.sentence_embedder import SentenceEmbedder
-
-    embedder = SentenceEmbedder(None, progress=lambda m: print(m, file=sys.stderr))
-    for name in argv or [n for n in ("dev", "dev_real", "holdout") if (DATA / f"{n}.jsonl").exists()]:
-        print(table(name, evaluate(DATA / f"{name}.jsonl", embedder)), end="\n\n", flush=True)
+    parser = argparse.ArgumentParser(prog="make eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="CHAINMATCH_MODEL to evaluate (default: the default encoder)")
+    parser.add_argument("--splits", nargs="+", default=SPLITS, choices=SPLITS)
+    parser.add_argument("--languages", nargs="+", default=LANGUAGES, choices=LANGUAGES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=SEEDS)
+    parser.add_argument("--data", type=Path, default=PARK)
+    args = parser.parse_args(argv)
+    embedder = RememberingEmbedder(build_embedder(args.model))
+    table = rows(args.data)
+    print(f"model {embedder.name}; {len(table)} profiles; seeds {list(args.seeds)}\n", flush=True)
+    for split in args.splits:
+        for language in args.languages:
+            runs = [run(split, language, seed, embedder, table) for seed in args.seeds]
+            print(table_of(f"{split}, {language}", runs), end="\n\n", flush=True)
+    print(f"cross-lingual: Chinese and English versions mutual nearest neighbours for "
+          f"{cross_lingual(table, embedder):.3f} of the profiles with both", flush=True)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ def chain_gaps(profiles: Iterable[Profile], records: Iterable[Mapping[str, Any]]
     (no grouping: `HK` does not take in `CN-GD-SZ`); only these are counted and listed. Counts go
     into each sector of a profile (only `sector` when given), so a profile in two sectors counts in both.
 
-    - A project is *without a valid partnership* when no proposed or approved record has it as project.
+    - A project is *without a valid partnership* when no proposed or approved record has it as project
+      with all three members in one of its sectors (a member borrowed from another sector does not
+      close the gap).
     - A company or lab is *without a complementary partner* when it plays at least one role but not all
       three, and no other visible company or lab, in any region, shares one of its sectors (only
       `sector` when given) and plays a role it lacks. One without sectors has no such partner. Profiles
@@ -61,7 +63,14 @@ def chain_gaps(profiles: Iterable[Profile], records: Iterable[Mapping[str, Any]]
     roles: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(ROLES, 0))
     offers: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(RESOURCES, 0))
     projects: dict[str, int] = defaultdict(int)
-    partnered = {r["project_id"] for r in records if r["status"] in VALID_STATUSES and r.get("project_id")}
+    # Only partnerships within the project's sectors: one that borrows a member from another sector
+    # serves the project, but the sector still lacks that role, and staff should see it.
+    within: dict[str, list[set[str]]] = defaultdict(list)
+    for r in records:
+        if r["status"] in VALID_STATUSES and r.get("project_id"):
+            within[r["project_id"]].append(set.intersection(*(set(r[role].get("sectors") or ()) for role in ROLES)))
+    partnered = {p.id for p in everyone if p.kind == "project" and any(
+        not p.sectors or shared & set(p.sectors) for shared in within.get(p.id, ()))}
     lonely_projects, lonely_entities = [], []
     for profile in filter(in_scope, everyone):
         for s in sectors_of(profile):

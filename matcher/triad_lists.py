@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from matcher import sectors
 from matcher.book import RETAINED
 from matcher.inference import LabelCentroids
 from matcher.model import ROLES, Profile
@@ -67,21 +68,29 @@ class TriadLists:
         return search_triads(candidates, limit=RETAINED, penalised_pairs=penalised)
 
     def _project_search(self, project: Candidate, penalised: frozenset[tuple[str, str]]) -> list[Triad]:
-        """A role the project does not ask for is filled by its owner when the owner plays it."""
+        """A role the project does not ask for is filled by its owner when the owner plays it. A role
+        nobody plays in the project's sectors is filled from the nearest related sector, else from any:
+        a project whose roles exist anywhere in the park always gets partnerships."""
         query = list(project.vector)
-        by_sector = {"sectors": list(project.profile.sectors)} if project.profile.sectors else {}
+        mine = project.profile.sectors
         owner_id = project.profile.data.get("owner_id")
         owner = self._store.retrieve([owner_id], with_vectors=True) if owner_id else []
-        candidates = {}
+        candidates, borrowed = {}, {}
         for role in ROLES:
             if role not in project.profile.needs and owner and role in owner[0].payload["roles"]:
                 # The owner runs the project, so it works in the project's sectors whatever was inferred.
                 runner = Profile.from_payload(owner[0].payload)
-                runner = replace(runner, sectors=tuple(dict.fromkeys(runner.sectors + project.profile.sectors)))
+                runner = replace(runner, sectors=tuple(dict.fromkeys(runner.sectors + mine)))
                 candidates[role] = [Candidate(runner, np.asarray(owner[0].vector))]
-            else:
-                candidates[role] = self._candidates(query, role, by_sector)
-        return search_triads(candidates, anchor=project, limit=RETAINED, penalised_pairs=penalised)
+                continue
+            candidates[role] = self._candidates(query, role, {"sectors": list(mine)} if mine else {})
+            for source in ([*sectors.related_to(mine), None] if mine and not candidates[role] else ()):
+                candidates[role] = self._candidates(query, role, {"sectors": [source]} if source else {})
+                if candidates[role]:
+                    borrowed[role] = source
+                    break
+        return search_triads(candidates, anchor=project, limit=RETAINED, penalised_pairs=penalised,
+                             borrowed=borrowed)
 
     def _candidates(self, query: Sequence[float], role: str, filter_: dict[str, list[str]]) -> list[Candidate]:
         """Members for a triad: a partnership is a curated recommendation, so an inferred role must be

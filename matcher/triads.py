@@ -12,10 +12,11 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
-from matcher.model import Profile
+from matcher.model import ROLES, Profile
 from matcher.scoring import pair_scores
 
 PAIR_WEIGHT = 0.6
@@ -76,8 +77,13 @@ def search_triads(
     anchor: Candidate | None = None,
     limit: int = 10,
     penalised_pairs: frozenset[tuple[str, str]] = frozenset(),
+    borrowed: Mapping[str, str | None] = MappingProxyType({}),
 ) -> list[Triad]:
-    """The best `limit` valid triads from the candidates per role (chip, algorithm, application)."""
+    """The best `limit` valid triads from the candidates per role (chip, algorithm, application).
+
+    `borrowed`: roles whose candidates come from outside the anchor's sectors (from the related sector
+    named, or None: from any), because nobody plays them within; those members need not share a sector.
+    """
     everyone = [c for role in candidates for c in candidates[role]]
     if anchor is None:
         fits = {c.profile.id: 0.0 for c in everyone}
@@ -96,16 +102,18 @@ def search_triads(
         for chip in candidates.get("chip", ()):
             if chip.profile.id in (app.profile.id, alg.profile.id):
                 continue
-            triad = _triad(chip, alg, app, anchor, fits, penalised_pairs)
+            triad = _triad(chip, alg, app, anchor, fits, penalised_pairs, borrowed)
             if triad is not None and triad.score > found.get(triad.id, triad).score - 1e-12:
                 found[triad.id] = triad
     return diverse(sorted(found.values(), key=lambda t: (-t.score, t.id)), limit)
 
 
 def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | None,
-           fits: Mapping[str, float], penalised_pairs: frozenset[tuple[str, str]]) -> Triad | None:
+           fits: Mapping[str, float], penalised_pairs: frozenset[tuple[str, str]],
+           borrowed: Mapping[str, str | None]) -> Triad | None:
     members = (chip.profile, alg.profile, app.profile)
-    sectors = shared_sectors(members, anchor.profile if anchor else None)
+    own = [m for role, m in zip(ROLES, members, strict=True) if role not in borrowed]
+    sectors = shared_sectors(own, anchor.profile if anchor else None) if own else tuple(anchor.profile.sectors)
     if not sectors:
         return None
     pair_fit = (member_fit(chip, alg) + member_fit(alg, app) + member_fit(chip, app)) / 3
@@ -124,8 +132,22 @@ def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | 
         id=partnership_id(ids, project_id), chip=chip.profile, algorithm=alg.profile, application=app.profile,
         sectors=sectors, project_id=project_id, score=round(sum(breakdown.values()), 6),
         project_data_policy=anchor.profile.data_policy if anchor else None,
-        score_breakdown=breakdown, reasons=tuple(f"all three work in {s.replace('_', ' ')}" for s in sectors),
+        score_breakdown=breakdown, reasons=_sector_reasons(members, sectors, borrowed),
     )
+
+
+def _sector_reasons(members: Sequence[Profile], sectors: Sequence[str], borrowed: Mapping[str, str | None]
+                    ) -> tuple[str, ...]:
+    if not borrowed:
+        return tuple(f"all three work in {s.replace('_', ' ')}" for s in sectors)
+    here = " or ".join(s.replace("_", " ") for s in sectors)
+    said = [f"the others work in {here}"] if len(borrowed) < len(ROLES) else []
+    for role, member in zip(ROLES, members, strict=True):
+        if role in borrowed:
+            source = borrowed[role]
+            where = f"from {source.replace('_', ' ')}, a related sector" if source else "from another sector"
+            said.append(f"{member.name} is the {role} partner {where}: none works in {here}")
+    return tuple(said)
 
 
 def diverse(ranked: Sequence[Triad], limit: int) -> list[Triad]:

@@ -16,8 +16,11 @@ def project(project_id: str, sectors: list[str], **overrides) -> Profile:
     return Profile.from_data("project", make_project(id=project_id, sectors=sectors, **overrides))
 
 
-def record(project_id: str | None, status: str = "proposed") -> dict:
-    return {"project_id": project_id, "status": status}
+def record(project_id: str | None, status: str = "proposed", sectors=("healthcare",), app_sectors=None) -> dict:
+    """A partnership record as the book keeps it: members as summaries with their sectors."""
+    members = {role: {"sectors": list(sectors)} for role in ("chip", "algorithm")}
+    return {"project_id": project_id, "status": status, **members,
+            "application": {"sectors": list(sectors if app_sectors is None else app_sectors)}}
 
 
 PROFILES = [
@@ -49,6 +52,14 @@ def test_counts_are_per_sector_and_role_offer_and_project():
 def test_projects_without_a_proposed_or_approved_partnership_are_listed():
     gaps = chain_gaps(PROFILES, RECORDS)
     assert [p.id for p in gaps.projects_without_partnership] == ["pj-none", "pj-rejected"]
+
+
+def test_a_project_served_only_by_a_member_from_another_sector_still_shows_its_gap():
+    borrowed = [record("pj-none", sectors=("vehicles",), app_sectors=("smart_city",))]
+    gaps = chain_gaps(PROFILES, RECORDS + borrowed, sector="vehicles")
+    assert [p.id for p in gaps.projects_without_partnership] == ["pj-none"]
+    within = [record("pj-none", sectors=("vehicles", "cloud"))]
+    assert chain_gaps(PROFILES, RECORDS + within, sector="vehicles").projects_without_partnership == []
 
 
 def test_entities_without_a_complementary_partner_in_their_sectors_are_listed():

@@ -110,12 +110,11 @@ def test_a_not_interested_pair_ranks_lower():
 
 
 def test_scores_of_many_candidates_at_once_are_each_ones_explained_score_and_sum_their_breakdown():
-    from pathlib import Path
-
-    from benchmarks.evaluate import load
+    from benchmarks.park import cases, rows
     from matcher.scoring import pair_scores
 
-    profiles = [c.profile for c in load(Path(__file__).parents[1] / "data" / "dev.jsonl")][:60]
+    # English and Chinese profiles, some without roles and sectors, as the park sends them.
+    profiles = [c.profile for c in cases(rows(), language="bilingual", mask_seed=0)][::5]
     for me in profiles:
         similarities = [((i * 37) % 100) / 50 - 0.5 for i in range(len(profiles))]
         lexical = [((i * 11) % 10) / 10 for i in range(len(profiles))]
