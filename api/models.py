@@ -20,6 +20,7 @@ from matcher.service import Matcher
 class EntitySummary(BaseModel):
     id: str
     name: str
+    name_zh: str | None = None
     roles: list[str]
     sectors: list[str]
     region: str | None
@@ -103,8 +104,8 @@ def entity_summary(profile: Profile) -> EntitySummary:
 
 
 def _summary_data(profile: Profile) -> dict[str, Any]:
-    return {"id": profile.id, "name": profile.name, "roles": profile.roles, "sectors": profile.sectors,
-            "region": profile.region, "kind": profile.kind}
+    return {"id": profile.id, "name": profile.name, "name_zh": profile.data.get("name_zh"), "roles": profile.roles,
+            "sectors": profile.sectors, "region": profile.region, "kind": profile.kind}
 
 
 def entity_public(profile: Profile) -> EntityPublic:

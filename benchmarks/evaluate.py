@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.park import LANGUAGES, PARK, Case, cases, pool, rows
 from matcher.adapters.edge_store import EdgeStore
+from matcher.adapters.label_files import load_label_models
 from matcher.model import ROLES, Upsert
 from matcher.ports import Embedder
 from matcher.service import Matcher
@@ -137,7 +138,7 @@ class RememberingEmbedder:
 
 def loaded_matcher(everyone: Sequence[Case], embedder: Embedder, folder: Path) -> tuple[Matcher, EdgeStore]:
     store = EdgeStore(folder / "store")
-    matcher = Matcher(embedder=embedder, store=store)
+    matcher = Matcher(embedder=embedder, store=store, label_models=load_label_models(embedder.name))
     matcher.ensure_model()
     for start in range(0, len(everyone), BATCH):
         matcher.apply([Upsert(c.profile) for c in everyone[start : start + BATCH]])

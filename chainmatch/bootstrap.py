@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from chainmatch.settings import Settings
+from matcher.adapters.label_files import load_label_models
 from matcher.ports import Embedder, StoreInfo, VectorStore
 from matcher.service import Matcher
 from schemas.cloudevents import Record
@@ -225,7 +226,8 @@ class Runtime:
 
         state = SqliteState(self.settings.data_dir / "state.db")
         stack.callback(state.close)
-        matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
+        matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
+                          label_models=load_label_models(self._embedder.name))
         await asyncio.to_thread(matcher.ensure_model)
         # Before the consumers start: optimizing blocks the shard, and a batch held up meanwhile would
         # look like idle input and settle early.
@@ -257,7 +259,8 @@ class Runtime:
             await asyncio.sleep(1)
         state = SqliteState(self.settings.data_dir / STATE_FILE)
         stack.callback(state.close)
-        matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress)
+        matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
+                          label_models=load_label_models(self._embedder.name))
         await asyncio.to_thread(matcher.ensure_model)  # the collection is this model's: only rebuilds what derives
         await asyncio.to_thread(index_embedded_store, self._store)
         read_model = PartnershipReadModel(matcher, partnership_topic=self.settings.topic("partnerships.v1"),

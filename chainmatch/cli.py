@@ -156,6 +156,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild the store and the partnerships from the topics; publishes nothing (subscribers have it)."""
     from chainmatch.bootstrap import build_embedder, build_store, close_embedder
+    from matcher.adapters.label_files import load_label_models
     from matcher.adapters.sqlite_state import SqliteState
     from matcher.service import Matcher
     from streams.pipeline import BatchHandler, PipelineState
@@ -168,7 +169,8 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
     store, state = build_store(settings), SqliteState(settings.data_dir / "state.db")
     embedder = build_embedder(settings)
     try:
-        matcher = Matcher(embedder=embedder, store=store, state=state, progress=progress)
+        matcher = Matcher(embedder=embedder, store=store, state=state, progress=progress,
+                          label_models=load_label_models(embedder.name))
         matcher.ensure_model()
         handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
                                counters=PipelineState())

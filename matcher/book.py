@@ -47,9 +47,9 @@ class PartnershipEvent:
 def member_record(profile: Profile) -> dict[str, Any]:
     """What the book keeps of a member: its summary, its policy (for redaction) and what makes a
     change material (roles, sectors, the words of its text)."""
-    return {"id": profile.id, "name": profile.name, "roles": list(profile.roles),
-            "sectors": list(profile.sectors), "region": profile.region, "kind": profile.kind,
-            "data_policy": profile.data_policy, "words": sorted(terms(profile.text()))}
+    return {"id": profile.id, "name": profile.name, "name_zh": profile.data.get("name_zh"),
+            "roles": list(profile.roles), "sectors": list(profile.sectors), "region": profile.region,
+            "kind": profile.kind, "data_policy": profile.data_policy, "words": sorted(terms(profile.text()))}
 
 
 def public_data(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,6 +110,7 @@ TEMPERATURE = 0.05
 PROTOTYPE_WEIGHT = 1.0
 CENTROID_WEIGHT = 1.0
 NEIGHBOUR_WEIGHT = 1.0
+LEARNED_WEIGHT = 2.0
 KEYWORD_BOOST = 0.04
 MIN_LABELLED = 3
 # Roles: one of three, and a wrong role puts a profile in the wrong lists, so be sure. Sectors: one or
@@ -154,6 +155,21 @@ class LabelCentroids:
 
 
 @dataclass(frozen=True)
+class LabelModel:
+    """A linear classifier per label of one group over one embedder's vectors, fitted offline on labelled
+    profiles in English and Chinese (benchmarks/fit_labels.py): `coef` has a row per label."""
+
+    labels: tuple[str, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+
+    def distribution(self, vector: np.ndarray) -> dict[str, float]:
+        odds = np.exp(-(self.coef @ vector + self.intercept))
+        chance = 1.0 / (1.0 + odds)
+        return dict(zip(self.labels, (chance / chance.sum()).tolist(), strict=True))
+
+
+@dataclass(frozen=True)
 class Inferred:
     confidences: dict[str, float]
     accepted: tuple[str, ...]
@@ -187,18 +203,21 @@ def _votes(labels: Sequence[str], neighbours: Neighbours) -> dict[str, float] | 
 
 
 class Inferrer:
-    def __init__(self, prototypes: Mapping[str, Mapping[str, np.ndarray]], *, multilingual: bool):
+    def __init__(self, prototypes: Mapping[str, Mapping[str, np.ndarray]], *, multilingual: bool,
+                 learned: Mapping[str, LabelModel] | None = None):
         self._prototypes = prototypes  # group ("roles"/"sectors") -> label -> matrix of prototype vectors
         self._multilingual = multilingual
+        self._learned = dict(learned or {})
 
     @classmethod
-    def build(cls, embed, *, multilingual: bool) -> Inferrer:
-        """`multilingual`: whether `embed` reads Chinese; if not, only keywords speak for a Chinese text."""
+    def build(cls, embed, *, multilingual: bool, learned: Mapping[str, LabelModel] | None = None) -> Inferrer:
+        """`multilingual`: whether `embed` reads Chinese; if not, only keywords speak for a Chinese text.
+        `learned`: label models fitted for this embedder's vectors, by group, when there are any."""
         groups = {"roles": ROLE_PROTOTYPES, "sectors": SECTOR_PROTOTYPES}
         texts = [t for group in groups.values() for texts in group.values() for t in texts]
         vectors = iter(np.asarray(embed(texts), dtype=np.float64))
         return cls({name: {label: np.stack([next(vectors) for _ in texts]) for label, texts in group.items()}
-                    for name, group in groups.items()}, multilingual=multilingual)
+                    for name, group in groups.items()}, multilingual=multilingual, learned=learned)
 
     def reads(self, text: str) -> bool:
         """Whether the model's vector of `text` can be trusted for inference."""
@@ -215,7 +234,8 @@ class Inferrer:
             confidences = {label: round(NON_ENGLISH_CAP * n / total, 4) if total else 0.0
                            for label, n in hits.items()}
         else:
-            confidences = self._combined(prototypes, np.asarray(vector, dtype=np.float64), hits, centroids, neighbours)
+            confidences = self._combined(prototypes, np.asarray(vector, dtype=np.float64), hits, centroids,
+                                         neighbours, self._learned.get(group))
         ranked = sorted(confidences, key=confidences.get, reverse=True)
         accepted = [ranked[0]] if confidences[ranked[0]] >= accept else []
         if accepted and secondary is not None:
@@ -225,18 +245,21 @@ class Inferrer:
 
     @staticmethod
     def _combined(prototypes: Mapping[str, np.ndarray], v: np.ndarray, hits: Mapping[str, int],
-                  centroids: LabelCentroids | None, neighbours: Neighbours) -> dict[str, float]:
+                  centroids: LabelCentroids | None, neighbours: Neighbours,
+                  learned: LabelModel | None) -> dict[str, float]:
         scores = {label: float((matrix @ v).max()) + KEYWORD_BOOST * hits[label]
                   for label, matrix in prototypes.items()}
         distributions = [(PROTOTYPE_WEIGHT, _softmax(scores))]
-        learned = centroids.similarities(v) if centroids is not None else None
-        if learned is not None:
-            distributions.append((CENTROID_WEIGHT, _softmax(learned)))
+        near_centroids = centroids.similarities(v) if centroids is not None else None
+        if near_centroids is not None:
+            distributions.append((CENTROID_WEIGHT, _softmax(near_centroids)))
         voted = _votes(list(prototypes), neighbours)
         if voted is not None:
             distributions.append((NEIGHBOUR_WEIGHT, voted))
+        if learned is not None:
+            distributions.append((LEARNED_WEIGHT, learned.distribution(v)))
         total = sum(weight for weight, _ in distributions)
         return {label: round(float(sum(w * d[label] for w, d in distributions) / total), 4) for label in prototypes}
 
 
-__all__ = ["ROLES", "SECTORS", "Inferrer", "Inferred", "LabelCentroids", "mostly_english"]
+__all__ = ["ROLES", "SECTORS", "Inferrer", "Inferred", "LabelCentroids", "LabelModel", "mostly_english"]

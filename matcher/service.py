@@ -20,6 +20,7 @@ from matcher.inference import (
     SECTORS,
     Inferrer,
     LabelCentroids,
+    LabelModel,
 )
 from matcher.lexical import TermStats
 from matcher.model import ROLES, Change, Delete, Profile, Suggestion, Upsert
@@ -30,6 +31,9 @@ from matcher.triad_lists import TriadLists
 
 Progress = Callable[[str], None]
 REEMBED_BATCH = 64
+# Candidates per search of a suggestion, however few are shown: the pair score reads more than the
+# vector (sectors, shared terms, mentions), so the best partner need not be among the nearest few.
+MIN_CANDIDATES = 41
 NEIGHBOURS = 10
 # Profiles kept decoded (when the store is this process's alone): every profile of a 30,000-profile park.
 PROFILE_CACHE = 50_000
@@ -51,7 +55,9 @@ def _latest_per_id(changes: Iterable[Change]) -> list[Change]:
 
 class Matcher:
     def __init__(self, *, embedder: Embedder, store: VectorStore, state: StateStore | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, label_models: Mapping[str, LabelModel] | None = None):
+        """`label_models`: classifiers fitted offline for this embedder's vectors (matcher.inference), by
+        group; inference uses them beside what it learns from the store."""
         self._embedder = embedder
         self._store = store
         self._state = state
@@ -60,7 +66,8 @@ class Matcher:
         self._not_interested = self._stored_feedback()
         self._unsaved_feedback: dict[str, dict[str, Any]] = {}
         self._progress = progress or (lambda message: None)
-        self._inferrer = Inferrer.build(embedder.embed, multilingual=getattr(embedder, "multilingual", False))
+        self._inferrer = Inferrer.build(embedder.embed, multilingual=getattr(embedder, "multilingual", False),
+                                        learned=label_models)
         self._role_centroids = LabelCentroids(ROLES)
         self._sector_centroids = LabelCentroids(SECTORS)
         self._triads = TriadLists(store)
@@ -375,7 +382,7 @@ class Matcher:
         filters = [{"offers": list(offers)}] if offers else [{"roles": [r]} for r in roles or me.partner_roles()]
         similarity: dict[str, float] = {}
         for filter_ in filters:
-            similarity.update(self._nearest(me, vector, filter_, limit * 2 + 1))
+            similarity.update(self._nearest(me, vector, filter_, max(limit * 2 + 1, MIN_CANDIDATES)))
         my_terms = self._terms.against(me.document().counts)
         # In id order, so that a stable sort by score puts ties in id order.
         candidates = sorted((other for other in self._profiles.many(list(similarity))

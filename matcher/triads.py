@@ -132,21 +132,21 @@ def _triad(chip: Candidate, alg: Candidate, app: Candidate, anchor: Candidate | 
         id=partnership_id(ids, project_id), chip=chip.profile, algorithm=alg.profile, application=app.profile,
         sectors=sectors, project_id=project_id, score=round(sum(breakdown.values()), 6),
         project_data_policy=anchor.profile.data_policy if anchor else None,
-        score_breakdown=breakdown, reasons=_sector_reasons(members, sectors, borrowed),
+        score_breakdown=breakdown, reasons=_sector_reasons(sectors, borrowed),
     )
 
 
-def _sector_reasons(members: Sequence[Profile], sectors: Sequence[str], borrowed: Mapping[str, str | None]
-                    ) -> tuple[str, ...]:
+def _sector_reasons(sectors: Sequence[str], borrowed: Mapping[str, str | None]) -> tuple[str, ...]:
     if not borrowed:
         return tuple(f"all three work in {s.replace('_', ' ')}" for s in sectors)
     here = " or ".join(s.replace("_", " ") for s in sectors)
     said = [f"the others work in {here}"] if len(borrowed) < len(ROLES) else []
-    for role, member in zip(ROLES, members, strict=True):
+    for role in ROLES:
         if role in borrowed:
             source = borrowed[role]
             where = f"from {source.replace('_', ' ')}, a related sector" if source else "from another sector"
-            said.append(f"{member.name} is the {role} partner {where}: none works in {here}")
+            # Never the member's name: a reason must stay true for a viewer the member is redacted for.
+            said.append(f"the {role} partner comes {where}: none works in {here}")
     return tuple(said)
 
 

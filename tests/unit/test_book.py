@@ -33,7 +33,7 @@ def test_a_new_triad_in_the_top_is_recommended_once_with_a_stable_event_id():
     [event] = reconcile(book, (t, 0))
     assert (event.kind, event.revision, event.data["status"]) == ("recommended", 1, "proposed")
     assert event.data["revision"] == 1
-    assert set(event.data["chip"]) == {"id", "name", "roles", "sectors", "region", "kind", "data_policy"}
+    assert set(event.data["chip"]) == {"id", "name", "name_zh", "roles", "sectors", "region", "kind", "data_policy"}
     assert reconcile(book, (t, 0)) == []
     assert event.event_id == PartnershipBook().reconcile({t.id: (t, 0)}, exists=everyone_exists, now="x")[0].event_id
 
