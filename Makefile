@@ -8,7 +8,7 @@ ARGS ?=
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test test-unit run eval bench lint
+.PHONY: install test test-unit run eval fit bench lint
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ run: $(STAMP)
 	$(VENV)/bin/chainmatch up --demo $(ARGS)
 
 eval: $(STAMP)
-	$(PY) -m benchmarks.evaluate
+	$(PY) -m benchmarks.evaluate $(ARGS)
+
+# Learns from the dev split only: the label models beside the code, then the pair weights to paste
+# into matcher/scoring.py.
+fit: $(STAMP)
+	$(PY) -m benchmarks.fit_labels
+	$(PY) -m benchmarks.fit_scoring
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -110,7 +110,7 @@ TEMPERATURE = 0.05
 PROTOTYPE_WEIGHT = 1.0
 CENTROID_WEIGHT = 1.0
 NEIGHBOUR_WEIGHT = 1.0
-LEARNED_WEIGHT = 2.0
+LEARNED_WEIGHT = 4.0  # cross-validated on dev folds: role precision 0.855 at 2, 0.876 at 4
 KEYWORD_BOOST = 0.04
 MIN_LABELLED = 3
 # Roles: one of three, and a wrong role puts a profile in the wrong lists, so be sure. Sectors: one or

@@ -16,15 +16,18 @@ import numpy as np
 from matcher import policy, sectors
 from matcher.model import RESOURCES, Profile
 
+# Learned, not hand-set: `make fit` (benchmarks/fit_scoring.py) fits them on the dev split of the park
+# set, English and bilingual, over the candidates each suggestion weighs, with five folds by profile.
 WEIGHTS: Mapping[str, float] = {
-    "semantic": 0.2,
-    "lexical": 0.25,
-    "sector": 0.25,
-    "capability": 0.03,
-    "stage": 0.07,
-    "resource": 0.1,
-    "region": 0.02,
-    "mention": 0.2,
+    "semantic": 0.095,
+    "lexical": 0.186,
+    "sector": 0.216,
+    "capability": 0.067,
+    "stage": 0.003,
+    "resource": 0.015,
+    "region": 0.001,
+    "mention": 0.291,
+    "role": 0.125,
 }
 STAGES = ("research", "testing", "commercialization")
 
@@ -60,6 +63,25 @@ def sector_reasons(me: Profile, other: Profile) -> list[str]:
 
 def _label(sector: str | None) -> str:
     return (sector or "").replace("_", " ")
+
+
+def _role_certainty(me: Profile, other: Profile) -> tuple[float, str | None]:
+    """How sure it is that `other` plays a role `me` lacks: 1.0 declared, else the inferred confidence."""
+    best: tuple[float, str | None] = (0.0, None)
+    for role in me.partner_roles():
+        if role in other.roles:
+            sure = 1.0 if other.declares_roles else float(other.inferred.get("roles", {}).get(role, 0.0))
+            best = max(best, (sure, role), key=lambda b: b[0])
+    return best
+
+
+def role_values(me: Profile, others: Sequence[Profile]) -> list[float]:
+    return [_role_certainty(me, other)[0] for other in others]
+
+
+def role_reasons(me: Profile, other: Profile) -> list[str]:
+    sure, role = _role_certainty(me, other)
+    return [f"its {role} role is inferred (confidence {sure:.2f})"] if role and sure < 1.0 else []
 
 
 def mention_values(me: Profile, others: Sequence[Profile]) -> list[float]:
@@ -142,7 +164,7 @@ def region_reasons(me: Profile, other: Profile) -> list[str]:
 # The components after semantic and lexical, in the order of WEIGHTS.
 COMPONENTS = ((sector_values, sector_reasons), (capability_values, capability_reasons),
               (stage_values, stage_reasons), (resource_values, resource_reasons), (region_values, region_reasons),
-              (mention_values, mention_reasons))
+              (mention_values, mention_reasons), (role_values, role_reasons))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from matcher.adapters.hashing_embedder import HashingEmbedder
 
 if TYPE_CHECKING:  # importing the real embedder pulls in torch, which unit tests never need
     from matcher.adapters.sentence_embedder import SentenceEmbedder
+    from matcher.adapters.use_embedder import UseEmbedder
 
 
 @pytest.fixture
@@ -30,8 +31,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 
 @pytest.fixture(scope="session")
+def default_embedder() -> UseEmbedder:
+    """The real default model (multilingual USE v3, numpy), loaded once: about a second."""
+    from matcher.adapters.use_embedder import UseEmbedder
+
+    return UseEmbedder(threads=1)
+
+
+@pytest.fixture(scope="session")
 def sentence_embedder() -> SentenceEmbedder:
-    """The real default model (all-MiniLM-L6-v2), loaded once: about 10 s, mostly importing torch."""
+    """all-MiniLM-L6-v2 (English only) through sentence-transformers, loaded once: about 10 s, mostly
+    importing torch."""
     from matcher.adapters.sentence_embedder import SentenceEmbedder
 
     return SentenceEmbedder(None)
