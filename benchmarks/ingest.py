@@ -16,7 +16,7 @@ import httpx
 from kafka import KafkaProducer
 
 from benchmarks.profiles import synthetic_profiles
-from benchmarks.run import encoder_rate
+from benchmarks.run import default_encoder, encoder_rate
 from chainmatch.broker import free_port
 from schemas.cloudevents import new_event, to_record
 
@@ -43,11 +43,9 @@ def wait_until_served(client: httpx.Client, last_per_partition: list[str], timeo
 
 
 def main() -> None:
-    from matcher.adapters.sentence_embedder import SentenceEmbedder
-
     profiles = synthetic_profiles(COUNT, seed=5, prefix="ingest")
     # The encoder's speed drifts on a shared machine: measured before and after the run, averaged.
-    encoder, texts = SentenceEmbedder(None), [p.text() for p in profiles]
+    encoder, texts = default_encoder(), [p.text() for p in profiles]
     raw_before = encoder_rate(encoder, texts)
     with tempfile.TemporaryDirectory() as folder:
         port, kafka_port = free_port(), free_port()

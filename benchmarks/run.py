@@ -14,9 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.profiles import synthetic_profiles
+from chainmatch.settings import Settings
 from matcher.adapters.edge_store import EdgeStore
 from matcher.adapters.hashing_embedder import HashingEmbedder
+from matcher.adapters.label_files import load_label_models
 from matcher.adapters.sqlite_state import SqliteState
+from matcher.adapters.use_embedder import UseEmbedder
 from matcher.model import Profile, Upsert
 from matcher.ports import Embedder
 from matcher.service import Matcher
@@ -50,7 +53,7 @@ def pipeline_rate(embedder: Embedder, *, stored: int, events: int, batch: int) -
 
     with tempfile.TemporaryDirectory() as folder:
         store, state = EdgeStore(Path(folder) / "store"), SqliteState(Path(folder) / "state.db")
-        matcher = Matcher(embedder=embedder, store=store, state=state)
+        matcher = Matcher(embedder=embedder, store=store, state=state, label_models=load_label_models(embedder.name))
         matcher.ensure_model()
         for start in range(0, stored, 500):
             matcher.apply([Upsert(p) for p in synthetic_profiles(min(500, stored - start), seed=start,
@@ -73,13 +76,14 @@ def pipeline_rate(embedder: Embedder, *, stored: int, events: int, batch: int) -
     return rate
 
 
-def main() -> None:
-    # The hashing pipeline first: once torch has run in this process, its idle thread pool still
-    # takes CPU for a while and would be counted against the pipeline.
-    hashing = pipeline_rate(HashingEmbedder(dimension=384), stored=3000, events=3000, batch=500)
-    from matcher.adapters.sentence_embedder import SentenceEmbedder
+def default_encoder(progress=None) -> UseEmbedder:
+    """The default model as `chainmatch up` runs it (one BLAS thread, chainmatch.settings)."""
+    return UseEmbedder(threads=Settings().model_threads, progress=progress)
 
-    model = SentenceEmbedder(None, progress=print)
+
+def main() -> None:
+    hashing = pipeline_rate(HashingEmbedder(dimension=384), stored=3000, events=3000, batch=500)
+    model = default_encoder(progress=print)
     profiles = synthetic_profiles(256, seed=1)
     model.embed([p.text() for p in profiles[:32]])  # warm-up
     raw = encoder_rate(model, [p.text() for p in profiles])
