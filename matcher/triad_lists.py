@@ -89,8 +89,10 @@ class TriadLists:
                 if candidates[role]:
                     borrowed[role] = source
                     break
+        # An owner playing two of the roles fills both: a hospital group that builds its own models and
+        # needs only a chip partner (or only resources) is still served.
         return search_triads(candidates, anchor=project, limit=RETAINED, penalised_pairs=penalised,
-                             borrowed=borrowed)
+                             borrowed=borrowed, several_roles=frozenset([owner_id] if owner else []))
 
     def _candidates(self, query: Sequence[float], role: str, filter_: dict[str, list[str]]) -> list[Candidate]:
         """Members for a triad: a partnership is a curated recommendation, so an inferred role must be

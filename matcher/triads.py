@@ -78,11 +78,13 @@ def search_triads(
     limit: int = 10,
     penalised_pairs: frozenset[tuple[str, str]] = frozenset(),
     borrowed: Mapping[str, str | None] = MappingProxyType({}),
+    several_roles: frozenset[str] = frozenset(),
 ) -> list[Triad]:
     """The best `limit` valid triads from the candidates per role (chip, algorithm, application).
 
     `borrowed`: roles whose candidates come from outside the anchor's sectors (from the related sector
     named, or None: from any), because nobody plays them within; those members need not share a sector.
+    `several_roles`: ids that may fill more than one role of a triad (a project's owner playing two).
     """
     everyone = [c for role in candidates for c in candidates[role]]
     if anchor is None:
@@ -94,13 +96,13 @@ def search_triads(
     pairs = sorted(
         ((member_fit(app, alg) + (fits[app.profile.id] + fits[alg.profile.id]) / 2, app, alg)
          for app in candidates.get("application", ()) for alg in candidates.get("algorithm", ())
-         if app.profile.id != alg.profile.id),
+         if app.profile.id != alg.profile.id or app.profile.id in several_roles),
         key=lambda item: -item[0],
     )[:BEAM_WIDTH]
     found: dict[str, Triad] = {}
     for _, app, alg in pairs:
         for chip in candidates.get("chip", ()):
-            if chip.profile.id in (app.profile.id, alg.profile.id):
+            if chip.profile.id in (app.profile.id, alg.profile.id) and chip.profile.id not in several_roles:
                 continue
             triad = _triad(chip, alg, app, anchor, fits, penalised_pairs, borrowed)
             if triad is not None and triad.score > found.get(triad.id, triad).score - 1e-12:

@@ -181,3 +181,24 @@ def test_a_matcher_starting_over_a_stored_collection_serves_reads_from_what_it_s
     store.retrieve = lambda ids, **kwargs: reads.append(list(ids)) or original(ids, **kwargs)
     assert again.get("co-a").id == "co-a" and again.profiles(["co-b", "co-a"])[0].id == "co-b"
     assert reads == []
+
+
+def test_every_project_is_served_when_its_roles_exist_anywhere(matcher):
+    """An owner playing two roles fills both; a role nobody plays in the project's sector comes from a
+    related sector, and the reasons say where from without naming the member."""
+    matcher.apply([
+        Upsert(company(id="chip-h", roles=["chip"], sectors=["healthcare"], description="Edge AI chips.")),
+        Upsert(company(id="group", roles=["algorithm", "application"], sectors=["healthcare"],
+                       description="A hospital group that builds its own imaging models.")),
+        Upsert(Profile.from_data("project", make_project(id="pj-own", sectors=["healthcare"], owner_id="group",
+                                                         needs=["compute", "dataset"]))),
+        Upsert(company(id="algo-h", roles=["algorithm"], sectors=["healthcare"], description="Imaging AI.")),
+        Upsert(company(id="pharma", roles=["application"], sectors=["life_sciences"], description="Drugs.")),
+        Upsert(Profile.from_data("project", make_project(id="pj-drug", sectors=["life_sciences"]))),
+    ])
+    [own] = {r["id"]: r for r in matcher.partnerships(project_id="pj-own")}.values()
+    assert (own["chip"]["id"], own["algorithm"]["id"], own["application"]["id"]) == ("chip-h", "group", "group")
+    drug = matcher.partnerships(project_id="pj-drug")[0]
+    assert drug["chip"]["id"] == "chip-h" and drug["application"]["id"] == "pharma"
+    assert "the chip partner comes from healthcare, a related sector: none works in life sciences" in drug["reasons"]
+    assert not any("chip-h" in reason or "Company" in reason for reason in drug["reasons"])
