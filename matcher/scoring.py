@@ -20,8 +20,8 @@ from matcher.model import RESOURCES, Profile
 # set, English and bilingual, over the candidates each suggestion weighs, with five folds by profile.
 WEIGHTS: Mapping[str, float] = {
     "semantic": 0.095,
-    "lexical": 0.186,
-    "sector": 0.216,
+    "lexical": 0.191,
+    "sector": 0.212,
     "capability": 0.067,
     "stage": 0.003,
     "resource": 0.015,
