@@ -240,20 +240,28 @@ class Matcher:
         return True
 
     def _write(self, profiles: Sequence[Profile]) -> list[Profile]:
-        """Embed in one call; store what was declared first, so that inference for the rest of the
-        batch already learns from the batch's own declared profiles."""
+        """Embed in one call; store what declares all its labels first, so that inference for the rest
+        of the batch already learns from them, and the rest only once inferred: a reader never sees a
+        profile without the labels inference gives it."""
         if not profiles:
             return []
         vectors = self._embedder.embed([p.text() for p in profiles])
-        self._store.upsert([Point(p.id, v, p.payload()) for p, v in zip(profiles, vectors, strict=True)])
         for profile, vector in zip(profiles, vectors, strict=True):
             self._learn(profile, vector, sign=1)
-        enriched = [self._infer(p, v) for p, v in zip(profiles, vectors, strict=True)]
-        changed = [(p, v) for p, before, v in zip(enriched, profiles, vectors, strict=True) if p != before]
-        if changed:
-            self._store.upsert([Point(p.id, v, p.payload()) for p, v in changed])
+        complete = [(p, v) for p, v in zip(profiles, vectors, strict=True) if not self._needs_inference(p)]
+        if complete:
+            self._store.upsert([Point(p.id, v, p.payload()) for p, v in complete])
+        enriched = [self._infer(p, v) if self._needs_inference(p) else p
+                    for p, v in zip(profiles, vectors, strict=True)]
+        inferred = [(p, v) for p, v in zip(enriched, vectors, strict=True) if self._needs_inference(p)]
+        if inferred:
+            self._store.upsert([Point(p.id, v, p.payload()) for p, v in inferred])
         self._profiles.forget(p.id for p in profiles)
         return enriched
+
+    @staticmethod
+    def _needs_inference(profile: Profile) -> bool:
+        return not profile.declares_sectors or (profile.kind != "project" and not profile.declares_roles)
 
     def _infer(self, profile: Profile, vector: Sequence[float]) -> Profile:
         """Declared roles and sectors win; missing ones are inferred, or left for review when unsure."""

@@ -141,6 +141,46 @@ def test_partnership_events_reach_a_kafka_consumer_group_and_follow_updates_and_
     consumer.close()
 
 
+def test_chinese_profiles_over_kafka_and_http_are_read_matched_and_named(running):
+    """Simplified over Kafka (binary mode), Traditional and mixed over HTTP, none declaring roles or
+    sectors: the default model reads them, and a Traditional query finds the Simplified profile."""
+    sz_chip = make_entity(id="zh-sz-chip", name="SZ Drive Silicon", name_zh="深驰芯", region="CN-GD-SZ",
+                          roles=None, sectors=None,
+                          description="我们是深圳的芯片设计公司，为智能汽车设计车规级AI芯片和自动驾驶计算平台，"
+                                      "已在多款量产车型上搭载。")
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{running.kafka_port}", acks="all")
+    producer.send("chain.companies.v1", key=b"zh-sz-chip", value=json.dumps(sz_chip).encode(), headers=[
+        ("ce_specversion", b"1.0"), ("ce_id", b"zh-1"), ("ce_source", b"e2e"),
+        ("ce_type", b"chain.company.upserted"), ("content-type", b"application/json")])
+    producer.flush()
+    producer.close()
+    hk_fleet = make_entity(id="zh-hk-fleet", name="HK Harbour Buses", name_zh="海港巴士", region="HK",
+                           roles=None, sectors=None,
+                           description="本公司在香港營運巴士車隊，正試行自動駕駛巴士和車載人工智能輔助駕駛系統，"
+                                       "需要晶片和自動駕駛軟件夥伴。")
+    mixed_av = make_entity(id="zh-mixed-av", name="Pearl Autonomy", name_zh="珠江智駕", region="HK",
+                           roles=None, sectors=None,
+                           description="我們研發自動駕駛感知和規劃算法軟件，授權給車廠和巴士營運商。"
+                                       "Our perception models are trained on data from Hong Kong roads.")
+    for entity in (hk_fleet, mixed_av):
+        response = running.http.post("/v1/events", json=make_event("chain.company.upserted", entity))
+        assert response.status_code == 202, response.text
+    for entity_id, role in (("zh-sz-chip", "chip"), ("zh-hk-fleet", "application"), ("zh-mixed-av", "algorithm")):
+        stored = wait_for(lambda e=entity_id: running.http.get(f"/v1/entities/{e}").json()
+                          if running.http.get(f"/v1/entities/{e}").status_code == 200 else None,
+                          timeout=10, what=f"{entity_id} served")
+        assert stored["roles"] == [role] and "vehicles" in stored["sectors"], stored["inferred"]
+        assert not stored["needs_review"]
+    items = running.http.get("/v1/entities/zh-sz-chip/suggestions").json()["items"]
+    assert {"zh-hk-fleet", "zh-mixed-av"} <= {i["entity"]["id"] for i in items}
+    fleet = next(i for i in items if i["entity"]["id"] == "zh-hk-fleet")
+    assert fleet["entity"]["name_zh"] == "海港巴士"
+    # 晶片 (Traditional, Taiwan and Hong Kong usage) and 芯片 (Simplified) are one word once folded.
+    assert any("芯片" in reason for reason in fleet["reasons"]), fleet["reasons"]
+    found = running.http.get("/v1/entities", params={"q": "自動駕駛晶片", "limit": 3}).json()["items"]
+    assert "zh-sz-chip" in [i["id"] for i in found]
+
+
 def test_sigterm_stops_everything_and_frees_the_ports(running):
     children = _descendants(running.process.pid)
     assert children, "the broker runs as a child of `chainmatch up`"
