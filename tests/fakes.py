@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.keyring import Keyring
 from matcher.adapters.hashing_embedder import HashingEmbedder
 from matcher.adapters.memory_store import MemoryStore
 from matcher.service import Matcher
@@ -15,6 +16,10 @@ class FakeBackend:
         self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
         self._matcher.ensure_model()
         self.published = []
+        self._keyring = Keyring()
+
+    def keyring(self):
+        return self._keyring
 
     def matcher(self):
         return self._matcher

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from api.auth import Caller
-from api.deps import MatcherDep, SettingsDep, StaffOrCompany
+from api.deps import MatcherDep, MeteredStaffOrCompany, SettingsDep
 from api.problems import ProblemException, problem_responses
 from matcher.service import Matcher
 from schemas import EVENT_TYPES
@@ -67,13 +67,13 @@ def _check_ownership(caller: Caller, events: list[CloudEvent], matcher: Matcher,
 
 @router.post(
     "/v1/events", status_code=202, response_model=Accepted,
-    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra={"requestBody": {"required": True, "content": {
         t: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "maxItems": MAX_EVENTS,
                                                        "items": {"type": "object"}}]}}
         for t in CONTENT_TYPES}}},
 )
-async def post_events(request: Request, caller: StaffOrCompany, matcher: MatcherDep,
+async def post_events(request: Request, caller: MeteredStaffOrCompany, matcher: MatcherDep,
                       settings: SettingsDep) -> Accepted:
     body = await read_json_body(request)
     batch = isinstance(body, list)
