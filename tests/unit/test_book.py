@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from builders import make_entity
 
 from matcher.book import RETAINED, VISIBLE, PartnershipBook
@@ -110,6 +112,11 @@ def test_a_member_shown_or_redacted_differently_is_an_update_at_the_same_rank_an
     assert (renamed.kind, renamed.data["chip"]["name"]) == ("updated", "Chip One Ltd")
     [moved] = reconcile(book, (triad(1, data_policy="hk_only", name="Chip One Ltd", region="SG"), 0))
     assert (moved.kind, moved.data["chip"]["region"]) == ("updated", "SG")
+
+    project = dataclasses.replace(triad(2), project_id="pj-1", project_data_policy="open")
+    reconcile(book, (project, 0))
+    [hidden] = reconcile(book, (dataclasses.replace(project, project_data_policy="cn_only"), 0))
+    assert (hidden.kind, hidden.data["project_data_policy"]) == ("updated", "cn_only")
 
 
 def test_a_member_whose_words_alone_changed_stays_quiet_but_current():
