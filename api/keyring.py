@@ -88,13 +88,12 @@ class FoundKey:
     id: str
     owner: str
     spec: ApiKey
-    configured: bool
 
 
 def configured_keys(keys: Mapping[str, ApiKey]) -> dict[str, FoundKey]:
     """The configured keys by hash. Their ids (`env_1`, ...) follow the order of CHAINMATCH_API_KEYS; a
     hash of a configured key is never shown, as such a key may be short enough to guess from it."""
-    return {secret_hash(key): FoundKey(id=f"env_{n}", owner=secret_hash(key), spec=spec, configured=True)
+    return {secret_hash(key): FoundKey(id=f"env_{n}", owner=secret_hash(key), spec=spec)
             for n, (key, spec) in enumerate(keys.items(), start=1)}
 
 
@@ -134,7 +133,7 @@ class Keyring:
         record = self._records.get(key_id) if key_id is not None else None
         if record is None or not record.live(now):
             return None
-        return FoundKey(id=record.id, owner=record.id, spec=record.spec, configured=False)
+        return FoundKey(id=record.id, owner=record.id, spec=record.spec)
 
     def owners(self, now: datetime) -> dict[str, ApiKey]:
         """owner -> spec of every live runtime key."""

@@ -30,6 +30,7 @@ from subscribers import consumers
 log = logging.getLogger(__name__)
 SNAPSHOT_FILE = "keys.json"
 TELL_EVERY_S = 5.0
+KEY_TYPES = ("chain.apikey.changed", "chain.apikey.used")
 
 
 def load_keyring(data_dir: Path) -> Keyring:
@@ -56,7 +57,7 @@ class KeyFeed:
     async def absorb(self, events: Sequence[dict[str, Any]], offsets: consumers.Offsets) -> None:
         changed = False
         for event in events:
-            if validate(event["type"], event.get("data")):
+            if event["type"] not in KEY_TYPES or validate(event["type"], event.get("data")):
                 log.warning("skipping event %s of type %s: not valid", event["id"], event["type"])
             elif event["type"] == "chain.apikey.changed":
                 changed |= self._keyring.apply(KeyRecord.from_data(event["data"]))

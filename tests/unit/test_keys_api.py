@@ -164,3 +164,20 @@ def test_a_runtime_platform_keys_subscription_survives_a_rotation_and_stops_at_r
     client.delete(f"/v1/keys/{made['id']}", headers=auth("staff-key"))
     assert hub._plan([make_partnership_event()]) == 0
     hub.close()
+
+
+async def test_the_key_feed_keeps_valid_records_skips_the_rest_and_snapshots_them(tmp_path):
+    from api.keyring import changed_event, used_event
+    from schemas.cloudevents import to_structured
+    from subscribers.keys import KeyFeed, load_keyring
+
+    keyring = Keyring()
+    feed = KeyFeed(keyring, Settings(data_dir=tmp_path), publish=None)
+    record = KeyRecord(id="key_00000000000000bb", hash=secret_hash("s"), role="staff", name="n", entity_id=None,
+                       region=None, created_at="2026-12-04T00:00:00Z")
+    junk = {"id": "x", "type": "chain.company.upserted", "data": {}}
+    bad = {**to_structured(changed_event(record)), "data": {"id": "key_00000000000000cc"}}
+    await feed.absorb([junk, bad, to_structured(changed_event(record)), to_structured(used_event(record.id, 1e9))], {})
+    assert [r.id for r in keyring.records()] == [record.id] and keyring.last_used(record.id) == 1e9
+    reloaded = load_keyring(tmp_path)
+    assert reloaded.records() == keyring.records() and reloaded.last_used(record.id) == 1e9
