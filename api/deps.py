@@ -121,7 +121,10 @@ def _found(request: Request, presented: str) -> FoundKey | None:
     found = request.app.state.configured_keys.get(hashed)
     if found is not None:
         return found
-    return request.app.state.backend.keyring().find(hashed, datetime.now(UTC))
+    keyring = request.app.state.backend.keyring()
+    if not keyring.current:
+        raise ProblemException(503, "the API keys made at run time are still being read", headers={"Retry-After": "2"})
+    return keyring.find(hashed, datetime.now(UTC))
 
 
 def _caller(request: Request, presented: str) -> Caller:

@@ -100,7 +100,11 @@ def configured_keys(keys: Mapping[str, ApiKey]) -> dict[str, FoundKey]:
 class Keyring:
     """The runtime keys this process knows and when each key was last used."""
 
-    def __init__(self, records: Iterable[KeyRecord] = (), last_used: Mapping[str, float] | None = None):
+    def __init__(self, records: Iterable[KeyRecord] = (), last_used: Mapping[str, float] | None = None, *,
+                 current: bool = True):
+        """`current` False: records from a snapshot, which may miss a revocation made since; `find`
+        answers only once `caught_up` says the keys topic has been read."""
+        self.current = current
         self._records: dict[str, KeyRecord] = {}
         self._by_hash: dict[str, str] = {}
         self._last_used: dict[str, float] = dict(last_used or {})
@@ -120,6 +124,10 @@ class Keyring:
         if record.revoked_at is None:
             self._by_hash[record.hash] = record.id
         return True
+
+    def caught_up(self) -> None:
+        """Everything that was on the keys topic when this process started is applied."""
+        self.current = True
 
     def get(self, key_id: str) -> KeyRecord | None:
         return self._records.get(key_id)
@@ -164,7 +172,8 @@ class Keyring:
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> Keyring:
-        return cls((KeyRecord.from_data(d) for d in snapshot.get("records", ())), snapshot.get("last_used"))
+        return cls((KeyRecord.from_data(d) for d in snapshot.get("records", ())), snapshot.get("last_used"),
+                   current=False)
 
 
 def changed_event(record: KeyRecord) -> CloudEvent:

@@ -156,6 +156,8 @@ class Runtime:
             "store": "ok" if self._matcher is not None else self._store_status,
             "workers": ("ok" if self.state.assigned else "starting") if self.run_workers else "not run here",
         }
+        if self.serve_api:
+            components["keys"] = "ok" if self._keyring.current else "reading their topic"
         if not self.run_workers:
             components["partnerships"] = (
                 "ok" if self._read_model is not None and self._read_model.caught_up else "reading their topic")

@@ -34,8 +34,9 @@ KEY_TYPES = ("chain.apikey.changed", "chain.apikey.used")
 
 
 def load_keyring(data_dir: Path) -> Keyring:
+    """The keys of the last snapshot, not current until the keys topic is read."""
     path = data_dir / SNAPSHOT_FILE
-    return Keyring.from_snapshot(json.loads(path.read_text())) if path.exists() else Keyring()
+    return Keyring.from_snapshot(json.loads(path.read_text()) if path.exists() else {})
 
 
 def save_keyring(snapshot: dict[str, Any], data_dir: Path) -> None:
@@ -80,9 +81,9 @@ class KeyFeed:
     async def run(self, bootstrap: str) -> None:
         """Both readers and the teller, until cancelled."""
         async with asyncio.TaskGroup() as group:
-            for name in ("keys.v1", "keyuses.v1"):
+            for name, caught_up in (("keys.v1", self._keyring.caught_up), ("keyuses.v1", None)):
                 topic = self._settings.topic(name)
-                group.create_task(until_done(lambda topic=topic: consumers.feed(
+                group.create_task(until_done(lambda topic=topic, caught_up=caught_up: consumers.feed(
                     bootstrap=bootstrap, topic=topic, start_offsets=dict, append=self.absorb,
-                    what=f"reading {topic} into the keyring"), f"the {topic} reader"))
+                    what=f"reading {topic} into the keyring", caught_up=caught_up), f"the {topic} reader"))
             group.create_task(until_done(self.tell_uses, "the key-use teller"))

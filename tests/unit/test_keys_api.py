@@ -181,3 +181,14 @@ async def test_the_key_feed_keeps_valid_records_skips_the_rest_and_snapshots_the
     assert [r.id for r in keyring.records()] == [record.id] and keyring.last_used(record.id) == 1e9
     reloaded = load_keyring(tmp_path)
     assert reloaded.records() == keyring.records() and reloaded.last_used(record.id) == 1e9
+
+
+def test_keys_from_a_snapshot_wait_for_the_topic_and_configured_ones_do_not(backend):
+    made = create(TestClient(create_app(settings=Settings(api_keys=KEYS), backend=backend)))
+    backend._keyring = Keyring.from_snapshot(backend.keyring().snapshot())
+    client = TestClient(create_app(settings=Settings(api_keys=KEYS), backend=backend))
+    waiting = client.get("/v1/entities/chip-1", headers=auth(made["key"]))
+    assert waiting.status_code == 503 and waiting.headers["retry-after"] == "2"
+    assert client.get("/v1/keys", headers=auth("staff-key")).status_code == 200
+    backend.keyring().caught_up()
+    assert client.get("/v1/entities/chip-1", headers=auth(made["key"])).status_code == 200
