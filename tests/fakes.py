@@ -11,14 +11,15 @@ from matcher.service import Matcher
 class FakeBackend:
     """The real matcher over the in-memory store; publishes are recorded instead of sent."""
 
-    def __init__(self, subscribers=None):
+    def __init__(self, subscribers=None, keyring: Keyring | None = None):
         self._subscribers = subscribers
         self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
         self._matcher.ensure_model()
         self.published = []
-        self._keyring = Keyring()
+        self._keyring = keyring if keyring is not None else Keyring()
 
     def keyring(self):
+        """The runtime API keys: a real api.keyring.Keyring, empty unless the test gives one."""
         return self._keyring
 
     def matcher(self):

@@ -143,15 +143,15 @@ def test_a_token_bucket_refills_at_its_rate():
     assert RateLimiter(per_minute=0, burst=1).take("k") == 0
 
 
-def test_a_runtime_platform_keys_subscription_survives_a_rotation_and_stops_at_revocation(tmp_path, backend):
+def test_a_runtime_platform_keys_subscription_survives_a_rotation_and_stops_at_revocation(tmp_path):
     from builders import make_partnership_event
 
     from subscribers.hub import Subscribers
 
     settings = Settings(api_keys=KEYS, data_dir=tmp_path, webhook_allow_private=True)
-    hub = Subscribers(settings, keyring=backend.keyring())
-    backend._subscribers = hub
-    client = TestClient(create_app(settings=settings, backend=backend))
+    keyring = Keyring()
+    hub = Subscribers(settings, keyring=keyring)
+    client = TestClient(create_app(settings=settings, backend=FakeBackend(subscribers=hub, keyring=keyring)))
     made = client.post("/v1/keys", json={"role": "platform", "name": "Portal", "region": "US"},
                        headers=auth("staff-key")).json()
     subscribed = client.post("/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook", "filter": {}},
@@ -183,12 +183,13 @@ async def test_the_key_feed_keeps_valid_records_skips_the_rest_and_snapshots_the
     assert reloaded.records() == keyring.records() and reloaded.last_used(record.id) == 1e9
 
 
-def test_keys_from_a_snapshot_wait_for_the_topic_and_configured_ones_do_not(backend):
-    made = create(TestClient(create_app(settings=Settings(api_keys=KEYS), backend=backend)))
-    backend._keyring = Keyring.from_snapshot(backend.keyring().snapshot())
-    client = TestClient(create_app(settings=Settings(api_keys=KEYS), backend=backend))
+def test_keys_from_a_snapshot_wait_for_the_topic_and_configured_ones_do_not(client, backend):
+    made = create(client)
+    restarted = FakeBackend(keyring=Keyring.from_snapshot(backend.keyring().snapshot()))
+    restarted.matcher().apply([Upsert(Profile.from_data("company", make_entity(id="chip-1", roles=["chip"])))])
+    client = TestClient(create_app(settings=Settings(api_keys=KEYS), backend=restarted))
     waiting = client.get("/v1/entities/chip-1", headers=auth(made["key"]))
     assert waiting.status_code == 503 and waiting.headers["retry-after"] == "2"
     assert client.get("/v1/keys", headers=auth("staff-key")).status_code == 200
-    backend.keyring().caught_up()
+    restarted.keyring().caught_up()
     assert client.get("/v1/entities/chip-1", headers=auth(made["key"])).status_code == 200
