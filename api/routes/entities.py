@@ -12,6 +12,7 @@ from api.auth import Caller
 from api.cursors import decode_cursor, encode_cursor
 from api.deps import MatcherDep, MeteredStaffOrCompany, SettingsDep, StaffOrCompany, StaffSearching, TurnsDep
 from api.models import (
+    ENTITY_ID,
     EntitiesPublic,
     EntityPublic,
     EventAccepted,
@@ -29,7 +30,6 @@ from schemas.cloudevents import new_event, to_record
 router = APIRouter(tags=["entities"])
 Role = Literal["chip", "algorithm", "application"]
 Resource = Literal["compute", "dataset", "testbed", "pilot_site"]
-ENTITY_ID = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
 
 
 def own_profile(caller: Caller, matcher: Matcher, entity_id: str) -> Profile:

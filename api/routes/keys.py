@@ -14,18 +14,18 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from api.deps import BackendDep, SettingsDep, StaffOnly
 from api.keyring import FoundKey, KeyRecord, changed_event, new_key_id, new_secret, secret_hash
+from api.models import ENTITY_ID
 from api.problems import ProblemException, problem_responses
 from chainmatch.settings import REGION_PATTERN
 from schemas.cloudevents import format_time, to_record
 
 router = APIRouter(tags=["keys"])
-ENTITY_ID_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
 
 
 class KeyCreate(BaseModel):
     role: Literal["staff", "platform", "company"]
     name: str = Field(min_length=1, max_length=200)
-    entity_id: str | None = Field(default=None, pattern=ENTITY_ID_PATTERN)
+    entity_id: str | None = Field(default=None, pattern=ENTITY_ID)
     region: str | None = Field(default=None, pattern=REGION_PATTERN)
     expires_at: AwareDatetime | None = None
 
