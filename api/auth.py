@@ -1,12 +1,9 @@
-"""API keys -> callers. Keys are compared in constant time and never logged."""
+"""API keys -> callers. Keys are looked up by their SHA-256 (api.keyring) and never logged."""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chainmatch.settings import ApiKey
 from matcher import policy
 from matcher.model import Profile
 
@@ -17,6 +14,8 @@ class Caller:
     name: str | None
     entity_id: str | None
     region: str | None
+    # What the caller's subscriptions and rate limit are kept by (api.keyring.FoundKey.owner).
+    owner: str = ""
 
     @property
     def sees_everything(self) -> bool:
@@ -35,12 +34,3 @@ class Caller:
     def may_see_policy(self, data_policy: str) -> bool:
         return policy.may_see(viewer_region=self.region, data_policy=data_policy,
                               sees_everything=self.sees_everything)
-
-
-def find_key(keys: Mapping[str, ApiKey], presented: str) -> ApiKey | None:
-    """Looks at every key, so the time taken tells nothing about which prefix matched."""
-    found = None
-    for key, spec in keys.items():
-        if hmac.compare_digest(key.encode(), presented.encode()):
-            found = spec
-    return found

@@ -5,13 +5,16 @@ dependency per request for work that takes microseconds."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import Caller, find_key
+from api.auth import Caller
+from api.keyring import FoundKey, Keyring, secret_hash
 from api.problems import ProblemException
 from api.turns import Turns
 from chainmatch.settings import Settings
@@ -34,6 +37,9 @@ class Backend(Protocol):
 
     def subscribers(self) -> Subscribers | None:
         """The SSE window and webhook subscriptions; None until started."""
+
+    def keyring(self) -> Keyring:
+        """The runtime API keys this process knows."""
 
 
 async def get_settings(request: Request) -> Settings:
@@ -86,43 +92,72 @@ async def presented_key(credentials: Annotated[HTTPAuthorizationCredentials | No
     return credentials.credentials.strip() if credentials is not None else ""
 
 
-PresentedKeyDep = Annotated[str, Depends(presented_key)]
-
-
 class KeyHolder(HTTPBearer):
     """The caller behind the request's key, if its role is one of `roles`: 401 without a known key, 403
-    with another role. One dependency that is also the OpenAPI's bearer scheme, since each dependency
-    FastAPI solves costs every request some 20 us."""
+    with another role; when `metered` says the request is an expensive one, 429 past the key's rate
+    limit. One dependency that is also the OpenAPI's bearer scheme, since each dependency FastAPI solves
+    costs every request some 20 us."""
 
-    def __init__(self, *roles: str) -> None:
+    def __init__(self, *roles: str, metered: Callable[[Request], bool] | None = None) -> None:
         super().__init__(auto_error=False, scheme_name="HTTPBearer", description=_KEYS)
         self.roles = roles
+        self.metered = metered
 
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         caller = _caller(request, await presented_key(await super().__call__(request)))
         if caller.role not in self.roles:
             raise ProblemException(403, f"this operation is for {', '.join(self.roles)} keys")
+        if self.metered is not None and self.metered(request):
+            if wait := request.app.state.rate_limiter.take(caller.owner):
+                raise ProblemException(429, f"this key's limit on expensive requests is spent; retry in {wait} s",
+                                       headers={"Retry-After": str(wait)})
         return caller
 
 
+def _found(request: Request, presented: str) -> FoundKey | None:
+    if not presented:
+        return None
+    hashed = secret_hash(presented)
+    found = request.app.state.configured_keys.get(hashed)
+    if found is not None:
+        return found
+    keyring = request.app.state.backend.keyring()
+    if not keyring.current:
+        raise ProblemException(503, "the API keys made at run time are still being read", headers={"Retry-After": "2"})
+    return keyring.find(hashed, datetime.now(UTC))
+
+
 def _caller(request: Request, presented: str) -> Caller:
-    spec = find_key(request.app.state.settings.api_keys, presented) if presented else None
-    if spec is None:
+    found = _found(request, presented)
+    if found is None:
         raise ProblemException(401, "a valid API key is required: Authorization: Bearer <key>",
                                headers={"WWW-Authenticate": "Bearer"})
+    request.app.state.backend.keyring().used(found.id, time.time())
+    spec = found.spec
     region = spec.region
     if region is None and spec.role == "company":
         matcher = request.app.state.backend.matcher()
         own = matcher.get(spec.entity_id) if matcher is not None else None
         region = own.region if own is not None else None
-    return Caller(role=spec.role, name=spec.name, entity_id=spec.entity_id, region=region)
+    return Caller(role=spec.role, name=spec.name, entity_id=spec.entity_id, region=region, owner=found.owner)
 
 
-def require(*roles: str):
-    return Annotated[Caller, Depends(KeyHolder(*roles))]
+def _always(request: Request) -> bool:
+    return True
+
+
+def _semantic_search(request: Request) -> bool:
+    """A listing with `q` is a semantic search, so metered; a plain listing is not."""
+    return bool(request.query_params.get("q"))
+
+
+def require(*roles: str, metered: Callable[[Request], bool] | None = None):
+    return Annotated[Caller, Depends(KeyHolder(*roles, metered=metered))]
 
 
 StaffOnly = require("staff")
 StaffOrCompany = require("staff", "company")
 StaffOrPlatform = require("staff", "platform")
 AnyRole = require("staff", "platform", "company")
+MeteredStaffOrCompany = require("staff", "company", metered=_always)
+StaffSearching = require("staff", metered=_semantic_search)

@@ -16,6 +16,8 @@ from matcher.model import Profile, Suggestion
 from matcher.policy import redact_partnership
 from matcher.service import Matcher
 
+ENTITY_ID = r"^[a-z0-9][a-z0-9._:-]{0,63}$"  # schemas/defs.json#/$defs/entity_id, for request bodies
+
 
 class EntitySummary(BaseModel):
     id: str

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from api.keyring import Keyring
 from chainmatch.settings import Settings
 from matcher.adapters.label_files import load_label_models
 from matcher.ports import Embedder, StoreInfo, VectorStore
@@ -20,7 +21,7 @@ from schemas.cloudevents import Record
 log = logging.getLogger("chainmatch")
 GRAPH_FROM = 10_000  # below this a full scan of the vectors takes under 2 ms
 ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "stored.v1",
-              "partnerships.v1", "partnerships.public.v1", "deadletter.v1")
+              "keys.v1", "keyuses.v1", "partnerships.v1", "partnerships.public.v1", "deadletter.v1")
 
 
 def progress(message: str) -> None:
@@ -65,9 +66,9 @@ def topic_names(settings: Settings) -> list[str]:
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """The partnership topics are event-sourced by partnership id (each event carries the whole
-    record), so the latest event per key is all a reader needs: compacted, they stay small."""
-    compacted = ("partnerships.v1", "partnerships.public.v1")
+    """The partnership and key topics are event-sourced by id (each event carries the whole record),
+    so the latest event per key is all a reader needs: compacted, they stay small."""
+    compacted = ("partnerships.v1", "partnerships.public.v1", "keys.v1", "keyuses.v1")
     return {settings.topic(name): {"cleanup.policy": "compact"} for name in compacted}
 
 
@@ -117,6 +118,7 @@ class Runtime:
                  embedder: Embedder | None = None, store: VectorStore | None = None,
                  seed: Sequence[dict[str, Any]] = (), on_ready: Callable[[], None] = lambda: None):
         from streams.pipeline import PipelineState
+        from subscribers.keys import load_keyring
 
         self.settings = settings
         self.run_workers = run_workers
@@ -134,6 +136,11 @@ class Runtime:
         self._on_ready = on_ready
         self._subscribers: Any = None
         self._read_model: Any = None
+        self._keyring = load_keyring(settings.data_dir)
+
+    def keyring(self) -> Keyring:
+        """The runtime API keys: from the data dir's snapshot at once, then kept current from their topic."""
+        return self._keyring
 
     def matcher(self) -> Matcher | None:
         return self._matcher
@@ -149,6 +156,8 @@ class Runtime:
             "store": "ok" if self._matcher is not None else self._store_status,
             "workers": ("ok" if self.state.assigned else "starting") if self.run_workers else "not run here",
         }
+        if self.serve_api:
+            components["keys"] = "ok" if self._keyring.current else "reading their topic"
         if not self.run_workers:
             components["partnerships"] = (
                 "ok" if self._read_model is not None and self._read_model.caught_up else "reading their topic")
@@ -194,6 +203,7 @@ class Runtime:
             stack.push_async_callback(publisher.stop)
             self._publisher = publisher
             if self.serve_api:
+                self._start_keys(stack, publisher)
                 await self._start_subscribers(stack)
             if self._embedder is None:
                 self._embedder = await asyncio.to_thread(build_embedder, self.settings)
@@ -270,11 +280,19 @@ class Runtime:
         self._read_model = read_model
         return matcher
 
+    def _start_keys(self, stack: contextlib.AsyncExitStack, publisher: Any) -> None:
+        """The runtime keys kept current from their topics in the background (subscribers.keys)."""
+        from subscribers.keys import KeyFeed
+
+        feed = KeyFeed(self._keyring, self.settings, publish=publisher.publish)
+        task = asyncio.create_task(feed.run(self.settings.bootstrap))
+        stack.push_async_callback(_cancel, task)
+
     async def _start_subscribers(self, stack: contextlib.AsyncExitStack) -> None:
         """SSE and webhooks, fed by the partnership topic in the background."""
         from subscribers.hub import Subscribers
 
-        hub = await asyncio.to_thread(Subscribers, self.settings)
+        hub = await asyncio.to_thread(Subscribers, self.settings, keyring=self._keyring)
         stack.callback(hub.close)
         task = asyncio.create_task(hub.run(self.settings.bootstrap))
         stack.push_async_callback(_cancel, task)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     settle_idle_s: float = Field(default=0.5, gt=0)
     settle_max_wait_s: float = Field(default=5.0, gt=0)
     collection: str = "chainmatch"
+    # Per key and API process, on suggestions, semantic search (`q`) and POST /v1/events: a burst of
+    # this many requests, refilled at this rate; 0 per minute: no limit.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=60, ge=1)
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ RETAINED = 15
 SCORE_STEP = 0.01
 MATERIAL_TEXT_OVERLAP = 0.7
 ACTIVE = ("proposed", "approved")
+MEMBERS = ("chip", "algorithm", "application")
 EVENT_NAMESPACE = uuid.UUID("3f6c1c2e-5d0b-4c8e-9a57-0c3a1f1d8b42")
 
 
@@ -58,9 +59,25 @@ def public_data(record: Mapping[str, Any]) -> dict[str, Any]:
     Members keep their `data_policy`, so a subscriber edge reading the full topic can redact each
     event for its audience without asking the store; the API's EntitySummary leaves it out."""
     data = {key: value for key, value in record.items() if key not in ("rank", "rejected_members")}
-    for role in ("chip", "algorithm", "application"):
-        data[role] = {k: v for k, v in record[role].items() if k != "words"}
+    for role in MEMBERS:
+        data[role] = shown(record[role])
     return data
+
+
+def shown(member: Mapping[str, Any]) -> dict[str, Any]:
+    """A member as the edges get it: its summary and policy, without the words it is matched by."""
+    return {k: v for k, v in member.items() if k != "words"}
+
+
+def shown_differently(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a member changed in what any edge shows or redacts by (its summary, its `data_policy`),
+    or the project in its policy: a member change, so an `updated` event, whatever the rank and score.
+    The edges that only read the partnership topic (`chainmatch api`, SSE, webhooks, the public topic)
+    know a member's policy from nothing else, so a change kept quiet would leave them redacting by the
+    old one."""
+    if before.get("project_data_policy") != after.get("project_data_policy"):
+        return True
+    return any(shown(before[role]) != shown(after[role]) for role in MEMBERS)
 
 
 def materially_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
@@ -129,17 +146,18 @@ class PartnershipBook:
             if fresh:
                 events.append(self._bump(pid, "recommended", now, {
                     "decisions": [] if record is None else record["decisions"], **update, "status": "proposed"}))
-            elif record["rank"] != rank or abs(record["score"] - triad.score) >= SCORE_STEP:
+            elif record["rank"] != rank or abs(record["score"] - triad.score) >= SCORE_STEP \
+                    or shown_differently(record, update):
                 events.append(self._bump(pid, "updated", now, update))
             elif any(record[r] != members[r] for r in members):
-                # A member's profile changed but not the partnership: keep the record current, quietly.
+                # Only the words a member is matched by changed: keep the record current, quietly.
                 self._records[pid] = {**record, **members}
                 self._dirty.add(pid)
                 self._version += 1
         for pid, record in sorted(self._records.items()):
             if record["status"] not in ACTIVE or pid in ranked:
                 continue
-            gone = [r for r in ("chip", "algorithm", "application") if not exists(record[r]["id"])]
+            gone = [r for r in MEMBERS if not exists(record[r]["id"])]
             if record["project_id"] and not exists(record["project_id"]):
                 gone.append("project")
             if gone:
@@ -185,7 +203,7 @@ class PartnershipBook:
             "status": decision, "decisions": [*record["decisions"],
                                               {"decision": decision, "note": note, "by": by, "at": at}]}
         if decision == "rejected":
-            change["rejected_members"] = {r: record[r] for r in ("chip", "algorithm", "application")}
+            change["rejected_members"] = {r: record[r] for r in MEMBERS}
         return self._bump(partnership_id, "decided", at, change)
 
     def _bump(self, pid: str, kind: str, now: str, change: Mapping[str, Any]) -> PartnershipEvent:

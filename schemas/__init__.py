@@ -62,6 +62,8 @@ EVENT_TYPES: dict[str, EventType] = {
         _event_type("chain.partnership.decision.submitted", "curation.v1", key_field="partnership_id"),
         _event_type("chain.entity.feedback.submitted", "feedback.v1", key_field="entity_id"),
         _event_type("chain.profiles.stored", "stored.v1"),
+        _event_type("chain.apikey.changed", "keys.v1"),
+        _event_type("chain.apikey.used", "keyuses.v1"),
         *(
             _event_type(f"chain.partnership.{action}", "partnerships.v1")
             for action in ("recommended", "updated", "decided", "withdrawn")

@@ -58,6 +58,9 @@ TOPICS = (
     Topic("feedback.v1", "receive", "Members' feedback on suggestions (`not_interested`), keyed by entity id."),
     Topic("stored.v1", "send", "Internal: what each batch of an ingest worker stored, for the one partnerships "
           "worker of a deployment with several ingest replicas."),
+    Topic("keys.v1", "send", "Internal: API keys made at run time, as each stands at its revision (the SHA-256 of "
+          "the secret, never the secret), keyed by key id; compacted. Every API process reads it from the start."),
+    Topic("keyuses.v1", "send", "Internal: when each API key was last used, keyed by key id; compacted."),
     Topic("partnerships.v1", "send", "Partnerships with their full data, for systems inside the park, keyed by "
           "partnership id. `revision` grows with each event of a partnership; a re-sent event is the same event."),
     Topic("partnerships.public.v1", "send", "The same events as partnerships.v1, redacted as for a platform key "

@@ -24,12 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class Deliverer:
-    def __init__(self, registry: Registry, *, live_owners: Collection[str], schedule: Sequence[float],
+    def __init__(self, registry: Registry, *, live_owners: Callable[[], Collection[str]], schedule: Sequence[float],
                  allow_private: bool, concurrency: int = 32, poll_s: float = 0.5, timeout_s: float = 15.0,
                  resolver: Resolver = system_resolver, clock: Callable[[], float] = time.time,
                  transport: httpx.AsyncBaseTransport | None = None):
         self._registry = registry
-        self._live_owners = frozenset(live_owners)
+        self._live_owners = live_owners  # asked at each claim: a revoked key's deliveries stop
         self._schedule = tuple(schedule)
         self._allow_private = allow_private
         self._concurrency = concurrency
@@ -52,7 +52,7 @@ class Deliverer:
                 while True:
                     self._wake.clear()
                     room = self._concurrency - len(busy)
-                    claimed = await asyncio.to_thread(self._registry.claim_due, live_owners=self._live_owners,
+                    claimed = await asyncio.to_thread(self._registry.claim_due, live_owners=self._live_owners(),
                                                       busy=set(busy), limit=room) if room > 0 else []
                     for delivery, subscription in claimed:
                         task = asyncio.create_task(self._deliver(client, delivery, subscription))

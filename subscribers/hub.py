@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from api.auth import Caller
+from api.keyring import Keyring
 from chainmatch.retry import until_done
-from chainmatch.settings import Settings
+from chainmatch.settings import ApiKey, Settings
 from subscribers import consumers, sse
 from subscribers.database import Database
 from subscribers.delivery import Deliverer
@@ -24,6 +26,10 @@ from subscribers.window import RETAIN, EventWindow
 SUBSCRIBING_ROLES = ("staff", "platform")
 
 
+def _viewer(spec: ApiKey) -> Caller:
+    return Caller(role=spec.role, name=spec.name, entity_id=spec.entity_id, region=spec.region)
+
+
 def encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -31,21 +37,28 @@ def encode(event: dict[str, Any]) -> bytes:
 class Subscribers:
     def __init__(self, settings: Settings, *, retain: int = RETAIN, keepalive_s: float = sse.KEEPALIVE_S,
                  poll_s: float = 0.5, resolver: Resolver = system_resolver,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, keyring: Keyring | None = None):
         self.settings = settings
         self.keepalive_s = keepalive_s
         self._resolver = resolver
         self._db = Database(settings.data_dir / "subscribers.db")
         self.window = EventWindow(self._db, retain=retain)
         self.registry = Registry(self._db)
-        # Keys that may own subscriptions, by the hash a subscription keeps: deliveries go only to these.
-        self._viewers = {key_owner(key): Caller(role=spec.role, name=spec.name, entity_id=spec.entity_id,
-                                                region=spec.region)
-                         for key, spec in settings.api_keys.items() if spec.role in SUBSCRIBING_ROLES}
-        self.registry.disable_orphans(self._viewers)
-        self.deliverer = Deliverer(self.registry, live_owners=self._viewers, schedule=settings.webhook_retry_schedule,
+        self._keyring = keyring if keyring is not None else Keyring()
+        # Configured keys that may own subscriptions, by the hash a subscription keeps.
+        self._configured = {key_owner(key): _viewer(spec) for key, spec in settings.api_keys.items()
+                            if spec.role in SUBSCRIBING_ROLES}
+        self.registry.disable_orphans(self.viewers())
+        self.deliverer = Deliverer(self.registry, live_owners=self.viewers, schedule=settings.webhook_retry_schedule,
                                    allow_private=settings.webhook_allow_private, poll_s=poll_s, resolver=resolver,
                                    transport=transport)
+
+    def viewers(self) -> dict[str, Caller]:
+        """owner -> key of every key that may own subscriptions now: deliveries go only to these, so
+        those of a revoked or expired runtime key stop within a delivery poll of the news."""
+        runtime = {owner: _viewer(spec) for owner, spec in self._keyring.owners(datetime.now(UTC)).items()
+                   if spec.role in SUBSCRIBING_ROLES}
+        return {**self._configured, **runtime}
 
     @property
     def webhook_group(self) -> str:
@@ -72,9 +85,10 @@ class Subscribers:
     def _plan(self, events: Sequence[dict[str, Any]]) -> int:
         """One delivery per event and matching subscription, its body redacted for the owning key."""
         sectors = self.window.sectors_for(events)
-        subscriptions = [s for s in self.registry.subscriptions(active_only=True) if s.owner in self._viewers]
+        viewers = self.viewers()
+        subscriptions = [s for s in self.registry.subscriptions(active_only=True) if s.owner in viewers]
         return self.registry.enqueue([
-            (s.id, event["id"], event["type"], encode(redact_event(event, self._viewers[s.owner])))
+            (s.id, event["id"], event["type"], encode(redact_event(event, viewers[s.owner])))
             for event, event_sectors in zip(events, sectors, strict=True)
             for s in subscriptions if s.filter.matches(event["type"], event_sectors)])
 

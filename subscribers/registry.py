@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -11,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from api.keyring import secret_hash
 from subscribers.backoff import FAILURES_TO_DISABLE
 from subscribers.database import Database
 from subscribers.events import EventFilter
@@ -20,8 +20,9 @@ LEASE_S = 60.0  # longer than an attempt's timeout: a claimed delivery is not cl
 
 
 def key_owner(key: str) -> str:
-    """What a subscription keeps of the key that made it: a hash, never the key."""
-    return hashlib.sha256(key.encode()).hexdigest()
+    """What a subscription keeps of the configured key that made it: its hash, never the key (a runtime
+    key's subscriptions keep its id, api.keyring.FoundKey)."""
+    return secret_hash(key)
 
 
 @dataclass(frozen=True)

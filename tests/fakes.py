@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.keyring import Keyring
 from matcher.adapters.hashing_embedder import HashingEmbedder
 from matcher.adapters.memory_store import MemoryStore
 from matcher.service import Matcher
@@ -10,11 +11,16 @@ from matcher.service import Matcher
 class FakeBackend:
     """The real matcher over the in-memory store; publishes are recorded instead of sent."""
 
-    def __init__(self, subscribers=None):
+    def __init__(self, subscribers=None, keyring: Keyring | None = None):
         self._subscribers = subscribers
         self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
         self._matcher.ensure_model()
         self.published = []
+        self._keyring = keyring if keyring is not None else Keyring()
+
+    def keyring(self):
+        """The runtime API keys: a real api.keyring.Keyring, empty unless the test gives one."""
+        return self._keyring
 
     def matcher(self):
         return self._matcher

@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 
 from api.auth import Caller
 from api.cursors import decode_cursor, encode_cursor
-from api.deps import MatcherDep, SettingsDep, StaffOnly, StaffOrCompany, TurnsDep
+from api.deps import MatcherDep, MeteredStaffOrCompany, SettingsDep, StaffOrCompany, StaffSearching, TurnsDep
 from api.models import (
+    ENTITY_ID,
     EntitiesPublic,
     EntityPublic,
     EventAccepted,
@@ -29,7 +30,6 @@ from schemas.cloudevents import new_event, to_record
 router = APIRouter(tags=["entities"])
 Role = Literal["chip", "algorithm", "application"]
 Resource = Literal["compute", "dataset", "testbed", "pilot_site"]
-ENTITY_ID = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
 
 
 def own_profile(caller: Caller, matcher: Matcher, entity_id: str) -> Profile:
@@ -43,9 +43,10 @@ def own_profile(caller: Caller, matcher: Matcher, entity_id: str) -> Profile:
     return profile
 
 
-@router.get("/v1/entities", response_model=EntitiesPublic, responses=problem_responses(400, 401, 403, 422, 503))
+@router.get("/v1/entities", response_model=EntitiesPublic,
+            responses=problem_responses(400, 401, 403, 422, 429, 503))
 def list_entities(
-    caller: StaffOnly, matcher: MatcherDep,
+    caller: StaffSearching, matcher: MatcherDep,
     role: Role | None = None, sector: str | None = None, region: str | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=500)] = None,
     needs_review: bool = False,
@@ -77,9 +78,9 @@ async def get_entity(entity_id: str, caller: StaffOrCompany, matcher: MatcherDep
 
 
 @router.get("/v1/entities/{entity_id}/suggestions", response_model=SuggestionsPublic,
-            responses=problem_responses(401, 403, 404, 422, 503))
+            responses=problem_responses(401, 403, 404, 422, 429, 503))
 async def get_suggestions(
-    entity_id: str, caller: StaffOrCompany, matcher: MatcherDep, turns: TurnsDep,
+    entity_id: str, caller: MeteredStaffOrCompany, matcher: MatcherDep, turns: TurnsDep,
     role: Role | None = None,
     offers: Annotated[list[Resource] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

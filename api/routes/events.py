@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from api.auth import Caller
-from api.deps import MatcherDep, SettingsDep, StaffOrCompany
+from api.deps import MatcherDep, MeteredStaffOrCompany, SettingsDep
 from api.problems import ProblemException, problem_responses
 from matcher.service import Matcher
 from schemas import EVENT_TYPES
@@ -38,32 +38,42 @@ async def read_json_body(request: Request) -> Any:
         raise ProblemException(400, f"the body is not valid JSON: {type(error).__name__}") from None
 
 
-def _check_ownership(caller: Caller, event: CloudEvent, matcher: Matcher, pointer: str) -> None:
-    """A company key may publish only its own entity and its own projects."""
+def _check_ownership(caller: Caller, events: list[CloudEvent], matcher: Matcher, *, batch: bool) -> None:
+    """A company key changes only what it is: its own entity under its own kind, and its own projects.
+    An entity's kind is the stored one, or for an id not stored yet the first one the batch gives it; an
+    event that would change it, or that touches anything else, refuses the whole batch."""
     if caller.role == "staff":
         return
-    event_type = EVENT_TYPES[event.type]
-    if event_type.kind in ("company", "lab") and event.key == caller.entity_id:
-        return
-    if event_type.kind == "project":
-        stored = matcher.get(event.key)
-        new_owner = event.data.get("owner_id", caller.entity_id)
-        stored_owner = stored.data.get("owner_id") if stored is not None else caller.entity_id
-        if new_owner == caller.entity_id and stored_owner == caller.entity_id:
-            return
-    raise ProblemException(403, f"event {pointer or '/'}: a company key may publish only its own "
-                                "entity and its own projects")
+    known: dict[str, tuple[str, str | None]] = {}  # id -> (kind, owner of a project)
+    for index, event in enumerate(events):
+        where = f"event /{index}" if batch else "the event"
+        kind = EVENT_TYPES[event.type].kind
+        if event.key not in known:
+            stored = matcher.get(event.key)
+            known[event.key] = ((stored.kind, stored.data.get("owner_id")) if stored is not None
+                                else (kind, caller.entity_id))
+        known_kind, owner = known[event.key]
+        if known_kind != kind:
+            raise ProblemException(403, f"{where}: {event.key} is a {known_kind}; a company key may "
+                                        f"not make it a {kind}")
+        if kind == "project":
+            owned = event.data.get("owner_id", caller.entity_id) == caller.entity_id == owner
+        else:
+            owned = event.key == caller.entity_id
+        if not owned:
+            raise ProblemException(403, f"{where}: a company key may publish only its own entity and "
+                                        "its own projects")
 
 
 @router.post(
     "/v1/events", status_code=202, response_model=Accepted,
-    responses=problem_responses(400, 401, 403, 413, 415, 422, 503),
+    responses=problem_responses(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra={"requestBody": {"required": True, "content": {
         t: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "maxItems": MAX_EVENTS,
                                                        "items": {"type": "object"}}]}}
         for t in CONTENT_TYPES}}},
 )
-async def post_events(request: Request, caller: StaffOrCompany, matcher: MatcherDep,
+async def post_events(request: Request, caller: MeteredStaffOrCompany, matcher: MatcherDep,
                       settings: SettingsDep) -> Accepted:
     body = await read_json_body(request)
     batch = isinstance(body, list)
@@ -87,10 +97,9 @@ async def post_events(request: Request, caller: StaffOrCompany, matcher: Matcher
         events.append(event)
     if errors:
         raise ProblemException(422, "no event was published: some are invalid", errors=errors)
-    for index, event in enumerate(events):
-        if EVENT_TYPES[event.type].topic == "curation.v1" and caller.role != "staff":
-            raise ProblemException(403, "only staff submit decisions")
-        _check_ownership(caller, event, matcher, f"/{index}" if batch else "")
+    if caller.role != "staff" and any(EVENT_TYPES[e.type].topic == "curation.v1" for e in events):
+        raise ProblemException(403, "only staff submit decisions")
+    _check_ownership(caller, events, matcher, batch=batch)
     await request.app.state.backend.publish(
         [to_record(e, topic_prefix=settings.topic_prefix, now=now) for e in events]
     )

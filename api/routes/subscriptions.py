@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from api.deps import PresentedKeyDep, StaffOrPlatform, SubscribersDep
+from api.deps import StaffOrPlatform, SubscribersDep
 from api.problems import ProblemException, problem_responses
 from subscribers.events import EventFilter, unknown_types
-from subscribers.registry import Delivery, Subscription, key_owner
+from subscribers.registry import Delivery, Subscription
 from subscribers.ssrf import UnsafeUrl
 
 router = APIRouter(tags=["subscriptions"])
@@ -79,8 +79,8 @@ def delivery_public(delivery: Delivery) -> DeliveryPublic:
         updated_at=delivery.updated_at)
 
 
-def owner(caller: StaffOrPlatform, presented: PresentedKeyDep) -> str:
-    return key_owner(presented)
+async def owner(caller: StaffOrPlatform) -> str:
+    return caller.owner
 
 
 OwnerDep = Annotated[str, Depends(owner)]

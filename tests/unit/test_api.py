@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from builders import make_entity, make_event
+from builders import make_entity, make_event, make_project
 from fakes import FakeBackend
 from fastapi.testclient import TestClient
 
@@ -114,6 +114,40 @@ def test_a_company_publishes_only_its_own_entity(client, backend):
     theirs = make_event("chain.company.upserted", make_entity(id="algo-1"))
     assert client.post("/v1/events", json=mine, headers=auth("chip-co-key")).status_code == 202
     assert client.post("/v1/events", json=theirs, headers=auth("chip-co-key")).status_code == 403
+    assert len(backend.published) == 1
+
+
+def test_a_company_key_may_not_change_the_kind_of_what_it_publishes(client, backend):
+    """chip-1 is stored as a company: as a lab or a project it is something else, and one such event
+    refuses the whole batch."""
+    mine = make_event("chain.company.upserted", make_entity(id="chip-1"))
+    as_lab = make_event("chain.lab.upserted", make_entity(id="chip-1"))
+    as_project = make_event("chain.project.upserted", make_project(id="chip-1"))
+    deleted_as_lab = make_event("chain.lab.deleted", {"id": "chip-1"})
+    for other_kind in (as_lab, as_project, deleted_as_lab):
+        response = client.post("/v1/events", json=[mine, other_kind], headers=auth("chip-co-key"))
+        assert response.status_code == 403, other_kind["type"]
+        assert response.headers["content-type"] == "application/problem+json"
+    assert backend.published == []
+
+
+def test_a_new_entity_takes_the_kind_its_batch_first_gives_it(backend):
+    client = TestClient(create_app(settings=Settings(api_keys={"new-co": ApiKey(role="company", entity_id="new-1")}),
+                                   backend=backend))
+    as_company = make_event("chain.company.upserted", make_entity(id="new-1"))
+    as_lab = make_event("chain.lab.upserted", make_entity(id="new-1"))
+    assert client.post("/v1/events", json=[as_company, as_lab], headers=auth("new-co")).status_code == 403
+    assert client.post("/v1/events", json=[as_lab, as_lab], headers=auth("new-co")).status_code == 202
+
+
+def test_a_company_publishes_its_own_projects_only(client, backend):
+    own = make_event("chain.project.upserted", make_project(id="pj-own"))
+    theirs = make_event("chain.project.upserted", make_project(id="pj-theirs", owner_id="algo-1"))
+    backend.matcher().apply([Upsert(Profile.from_data("project", make_project(id="pj-algo", owner_id="algo-1")))])
+    taken = make_event("chain.project.upserted", make_project(id="pj-algo"))
+    assert client.post("/v1/events", json=[own], headers=auth("chip-co-key")).status_code == 202
+    for batch in ([own, theirs], [own, taken]):
+        assert client.post("/v1/events", json=batch, headers=auth("chip-co-key")).status_code == 403
     assert len(backend.published) == 1
 
 

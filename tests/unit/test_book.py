@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 from builders import make_entity
 
 from matcher.book import RETAINED, VISIBLE, PartnershipBook
@@ -8,7 +10,8 @@ from matcher.triads import Triad, partnership_id
 
 
 def profile(entity_id: str, role: str, **overrides) -> Profile:
-    return Profile.from_data("company", make_entity(id=entity_id, roles=[role], **overrides))
+    return Profile.from_data("company", make_entity(**{"id": entity_id, "name": entity_id, "roles": [role],
+                                                      **overrides}))
 
 
 def triad(n: int, score: float = 0.8, **chip_overrides) -> Triad:
@@ -96,3 +99,29 @@ def test_changed_records_are_handed_out_once_for_persisting():
     assert len(dirty) == 2 and book.take_dirty() == {}
     by_id = lambda records: sorted(records, key=lambda r: r["id"])  # noqa: E731
     assert by_id(PartnershipBook(dirty.values()).records()) == by_id(book.records())
+
+
+def test_a_member_shown_or_redacted_differently_is_an_update_at_the_same_rank_and_score():
+    """`chainmatch api`, SSE, webhooks and the public topic know a member's policy and summary only
+    from partnership events: a tightened policy or a new name must reach them, as an `updated`."""
+    book = PartnershipBook()
+    reconcile(book, (triad(1), 0))
+    [tightened] = reconcile(book, (triad(1, data_policy="hk_only"), 0))
+    assert (tightened.kind, tightened.revision, tightened.data["chip"]["data_policy"]) == ("updated", 2, "hk_only")
+    [renamed] = reconcile(book, (triad(1, data_policy="hk_only", name="Chip One Ltd"), 0))
+    assert (renamed.kind, renamed.data["chip"]["name"]) == ("updated", "Chip One Ltd")
+    [moved] = reconcile(book, (triad(1, data_policy="hk_only", name="Chip One Ltd", region="SG"), 0))
+    assert (moved.kind, moved.data["chip"]["region"]) == ("updated", "SG")
+
+    project = dataclasses.replace(triad(2), project_id="pj-1", project_data_policy="open")
+    reconcile(book, (project, 0))
+    [hidden] = reconcile(book, (dataclasses.replace(project, project_data_policy="cn_only"), 0))
+    assert (hidden.kind, hidden.data["project_data_policy"]) == ("updated", "cn_only")
+
+
+def test_a_member_whose_words_alone_changed_stays_quiet_but_current():
+    book = PartnershipBook()
+    reconcile(book, (triad(1), 0))
+    book.take_dirty()
+    assert reconcile(book, (triad(1, description="Designs tiny AI inference chips for edge devices."), 0)) == []
+    assert "tiny" in book.take_dirty()[triad(1).id]["chip"]["words"]

@@ -22,7 +22,7 @@ from schemas.asyncapi import TOPICS, asyncapi_document
 # The contract's topics and two that extend it: chain.feedback.v1 (feedback is a message like decisions)
 # and chain.stored.v1 (ingest replicas to the partnerships worker).
 CONTRACT_TOPICS = {"companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "stored.v1",
-                   "partnerships.v1", "partnerships.public.v1", "deadletter.v1"}
+                   "keys.v1", "keyuses.v1", "partnerships.v1", "partnerships.public.v1", "deadletter.v1"}
 
 
 @pytest.fixture
@@ -110,6 +110,7 @@ def test_the_asyncapi_document_is_structurally_asyncapi_3():
                for op in document["operations"].values()}
     assert actions == {"chain.companies.v1": "receive", "chain.labs.v1": "receive", "chain.projects.v1": "receive",
                        "chain.curation.v1": "receive", "chain.feedback.v1": "receive", "chain.stored.v1": "send",
+                       "chain.keys.v1": "send", "chain.keyuses.v1": "send",
                        "chain.partnerships.v1": "send",
                        "chain.partnerships.public.v1": "send", "chain.deadletter.v1": "send"}
 

@@ -19,6 +19,8 @@ def test_healthz_is_503_while_starting_200_when_ready_and_503_naming_a_dead_agen
     runtime._publisher = object()  # what a started runtime holds; set by hand: no broker here
     runtime._matcher = Matcher(embedder=HashingEmbedder(dimension=16), store=MemoryStore())
     runtime.state.assigned = True
+    assert client.get("/healthz").json()["keys"] == "reading their topic"
+    runtime.keyring().caught_up()
     assert client.get("/healthz").json()["status"] == "ok"
 
     runtime.state.crashed["curation"] = "RuntimeError: boom"
