@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from api import problems
 from api.body_limit import BodyLimit
 from api.deps import Backend
-from api.routes import chain, entities, events, health, open_platform, partnerships, stats, stream, subscriptions
+from api.routes import (
+    chain,
+    deadletters,
+    entities,
+    events,
+    health,
+    open_platform,
+    partnerships,
+    stats,
+    stream,
+    subscriptions,
+)
 from api.turns import Turns
 from chainmatch.settings import Settings
 
@@ -24,6 +35,7 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     problems.install(app)
     app.add_middleware(BodyLimit)
     # stream before partnerships: /v1/partnerships/{id} would take /v1/partnerships/stream
-    for module in (health, events, entities, stream, partnerships, chain, stats, subscriptions, open_platform):
+    for module in (health, events, entities, stream, partnerships, chain, stats, deadletters, subscriptions,
+                   open_platform):
         app.include_router(module.router)
     return app

@@ -20,6 +20,20 @@ from schemas.cloudevents import Record
 from subscribers.hub import Subscribers
 
 
+class DeadLetters(Protocol):
+    """The dead letters the workers keep, each a flat document: `id`, `topic`, `partition`, `offset`,
+    `key`, `value`, `headers` (the original record, bytes as bytes), `error_class`, `error_message`,
+    `received_at`."""
+
+    def page(self, *, after: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """In id order, starting after the id `after`."""
+
+    def get(self, deadletter_id: str) -> dict[str, Any] | None: ...
+
+    async def redrive(self, ids: Sequence[str]) -> int:
+        """Send these back to their topics as they first came and forget them; how many were sent."""
+
+
 class Backend(Protocol):
     """What the API needs from the running system; the composition root provides it."""
 
@@ -34,6 +48,9 @@ class Backend(Protocol):
 
     def subscribers(self) -> Subscribers | None:
         """The SSE window and webhook subscriptions; None until started."""
+
+    def deadletters(self) -> DeadLetters | None:
+        """The dead letters kept in the workers' state store; None until it is open."""
 
 
 async def get_settings(request: Request) -> Settings:

@@ -18,6 +18,7 @@ from matcher.service import Matcher
 from schemas.cloudevents import Record
 
 log = logging.getLogger("chainmatch")
+WORKER_STATE_FILE = "state.db"  # the workers' state store in the data dir
 GRAPH_FROM = 10_000  # below this a full scan of the vectors takes under 2 ms
 ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "stored.v1",
               "partnerships.v1", "partnerships.public.v1", "deadletter.v1")
@@ -134,6 +135,9 @@ class Runtime:
         self._on_ready = on_ready
         self._subscribers: Any = None
         self._read_model: Any = None
+        # The workers' state store (data_dir/state.db): their counts and kept dead letters, read by the
+        # API in both deployments.
+        self._worker_state: Any = None
 
     def matcher(self) -> Matcher | None:
         return self._matcher
@@ -160,8 +164,21 @@ class Runtime:
         return ready, components
 
     def stats(self) -> dict[str, int]:
-        """What the workers of this process did; zero in an API that runs apart from them."""
-        return {"events_processed": self.state.events_processed, "deadlettered": self.state.deadlettered}
+        """What the workers did, every process of them since the data dir began (the workers persist
+        their counts with each batch); zero until the state store is open."""
+        from streams.pipeline import persisted_totals
+
+        if self._worker_state is None:
+            return {"events_processed": 0, "deadlettered": 0}
+        return persisted_totals(self._worker_state)
+
+    def deadletters(self) -> Any:
+        """streams.deadletter.KeptDeadLetters once the state store and the broker are open; None before."""
+        from streams.deadletter import KeptDeadLetters
+
+        if self._worker_state is None or self._publisher is None:
+            return None
+        return KeptDeadLetters(self._worker_state, self.publish)
 
     async def publish(self, records: Sequence[Record]) -> None:
         if self._publisher is None:
@@ -224,8 +241,9 @@ class Runtime:
         from streams.app import create_app as create_stream_app
         from streams.pipeline import BatchHandler
 
-        state = SqliteState(self.settings.data_dir / "state.db")
+        state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
         stack.callback(state.close)
+        self._worker_state = state
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
                           label_models=load_label_models(self._embedder.name))
         await asyncio.to_thread(matcher.ensure_model)
@@ -259,6 +277,8 @@ class Runtime:
             await asyncio.sleep(1)
         state = SqliteState(self.settings.data_dir / STATE_FILE)
         stack.callback(state.close)
+        self._worker_state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
+        stack.callback(self._worker_state.close)
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
                           label_models=load_label_models(self._embedder.name))
         await asyncio.to_thread(matcher.ensure_model)  # the collection is this model's: only rebuilds what derives

@@ -33,32 +33,35 @@ from matcher.service import Matcher
 from schemas import EVENT_TYPES
 from schemas.cloudevents import CloudEvent, InvalidEvent, Record, new_event, to_record
 from streams.codec import decode
-from streams.deadletter import deadletter_headers
+from streams.deadletter import TABLE as DEADLETTERS
+from streams.deadletter import deadletter_headers, deadletter_row
+from streams.incoming import Incoming
+from streams.journal import TABLE as JOURNAL
+from streams.journal import journal_rows
 
 Publish = Callable[[Sequence[Record]], Awaitable[None]]
 SOURCE = "chainmatch/matcher"
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One Kafka record as the agent received it."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
+COUNTERS = "counters"
 
 
 @dataclass
 class PipelineState:
-    """What the API reports about the workers: readiness and counts since start."""
+    """What the API reports about the workers: readiness, and this process's counts since its start,
+    persisted with each batch under `writer` (one row per process start, so writers never race)."""
 
     events_processed: int = 0
     deadlettered: int = 0
     assigned: bool = False
     crashed: dict[str, str] = field(default_factory=dict)
+    writer: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+def persisted_totals(state: StateStore) -> dict[str, int]:
+    """The counts of every worker process that ever wrote to this state store."""
+    rows = [doc for _, doc in state.items(COUNTERS)]
+    return {name: sum(row[name] for row in rows) for name in ("events_processed", "deadlettered")}
 
 
 class UnknownPartnership(Exception):
@@ -101,14 +104,19 @@ def partnership_records(events: Sequence[PartnershipEvent], prefix: str) -> dict
 
 
 def _outbox_row(record: Record) -> dict[str, Any]:
+    """Key, value and headers in base64: a dead letter's may be any bytes."""
     topic, key, value, headers = record
-    return {"topic": topic, "key": (key or b"").decode(), "value": base64.b64encode(value).decode(),
-            "headers": [[name, header.decode()] for name, header in headers]}
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return {"topic": topic, "key64": b64(key or b""), "value": b64(value),
+            "headers64": [[name, b64(header)] for name, header in headers]}
 
 
 def _from_outbox(row: dict[str, Any]) -> Record:
-    return (row["topic"], row["key"].encode() or None, base64.b64decode(row["value"]),
-            [(name, header.encode()) for name, header in row["headers"]])
+    if "key64" not in row:  # written before keys and headers were kept in base64
+        return (row["topic"], row["key"].encode() or None, base64.b64decode(row["value"]),
+                [(name, header.encode()) for name, header in row["headers"]])
+    return (row["topic"], base64.b64decode(row["key64"]) or None, base64.b64decode(row["value"]),
+            [(name, base64.b64decode(header)) for name, header in row["headers64"]])
 
 
 class BatchHandler:
@@ -162,6 +170,7 @@ class BatchHandler:
         now = datetime.now(UTC)
         decoded: list[tuple[Incoming, CloudEvent]] = []
         dead: dict[str, Record] = {}
+        failed: list[tuple[Incoming, str, str]] = []
         for record in batch:
             try:
                 event = decode(value=record.value, key=record.key, headers=record.headers, now=now)
@@ -170,22 +179,28 @@ class BatchHandler:
                     raise InvalidEvent("WrongTopic", f"{event.type} belongs on {self._prefix}{expected}")
                 decoded.append((record, event))
             except InvalidEvent as error:
-                dead.update([self._deadletter(record, error.error_class, error.message)])
+                failed.append((record, error.error_class, error.message))
         seen = self._state.get_many("seen", [mark(e) for _, e in decoded]) if decoded else {}
         replay = self._outbox_of(seen.values())
         fresh = [(r, e) for r, e in decoded if mark(e) not in seen]
         events, unknown = await asyncio.to_thread(self._apply, fresh)
-        dead.update(self._deadletter(r, type(err).__name__, str(err)) for r, err in unknown)
+        failed.extend((r, type(err).__name__, str(err)) for r, err in unknown)
+        dead = dict(self._deadletter(*failure) for failure in failed)
         records = {**partnership_records(events, self._prefix), **dead}
         if self._hand_over:
             records.update(self._stored_notice(self._matcher.take_changes()))
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
-        await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
+        rejected = {id(r) for r, _, _ in failed}
+        accepted = [r for r, e in fresh if id(r) not in rejected and e.type != "chain.profiles.stored"]
+        processed, deadlettered = self._counters.events_processed + len(batch), self._counters.deadlettered + len(dead)
+        await asyncio.to_thread(self._matcher.persist, {
+            "seen": marks, "outbox": outbox, JOURNAL: journal_rows(accepted, writer=self._counters.writer),
+            DEADLETTERS: dict(deadletter_row(r, error_class=c, error_message=m) for r, c, m in failed),
+            COUNTERS: {self._counters.writer: {"events_processed": processed, "deadlettered": deadlettered}}})
         self._unsettled_marks.update(marks)
         await self._publish([*records.values(), *self._outbox_records(replay)])
-        self._counters.events_processed += len(batch)
-        self._counters.deadlettered += len(dead)
+        self._counters.events_processed, self._counters.deadlettered = processed, deadlettered
 
     async def _settle(self) -> None:
         events = await asyncio.to_thread(self._matcher.settle)
