@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import secrets
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -154,44 +155,131 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    """Rebuild the store and the partnerships from the topics; publishes nothing (subscribers have it)."""
-    from chainmatch.bootstrap import build_embedder, build_store, close_embedder
+    """Rebuild the store and the partnerships from everything the workers accepted (the journal in the
+    data dir), or from the topics; publishes nothing (subscribers have it). A data dir that holds state
+    is rebuilt beside it and swapped in (with --yes), the old one kept."""
+    from chainmatch import rebuild
+    from chainmatch.bootstrap import WORKER_STATE_FILE, build_embedder, build_store, close_embedder
     from matcher.adapters.label_files import load_label_models
     from matcher.adapters.sqlite_state import SqliteState
     from matcher.service import Matcher
-    from streams.pipeline import BatchHandler, PipelineState
-    from streams.replay import replay
+    from streams.journal import TABLE as JOURNAL
+    from streams.journal import read_journal
+    from streams.pipeline import COUNTERS, BatchHandler, PipelineState, persisted_totals
+    from streams.replay import read_topics, replay
 
-    async def discard(records) -> None:
-        return None
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store, state = build_store(settings), SqliteState(settings.data_dir / "state.db")
-    embedder = build_embedder(settings)
+    data_dir = settings.data_dir
+    in_place = not rebuild.holds_state(data_dir)
+    if not in_place and not args.yes:
+        progress(f"{data_dir} holds a store and partnerships: replay rebuilds them in a new dir beside it and "
+                 f"swaps it in, keeping the old one as {data_dir.name}.before-replay-<time>. Add --yes to go ahead.")
+        return 2
+    old_store = old_state = None
     try:
+        if not in_place:
+            # Opened first: an embedded store in use by a running `up` stops the replay here, untouched.
+            old_store, old_state = build_store(settings), SqliteState(data_dir / WORKER_STATE_FILE)
+    except StoreInUse as error:
+        progress(str(error))
+        return 2
+    journaled = old_state.count(JOURNAL) if old_state is not None and not args.from_topics else 0
+    if journaled:
+        source, batches = f"the journal in {data_dir} ({journaled} records)", read_journal(old_state)
+    else:
+        groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
+                  [settings.topic("curation.v1")], [settings.topic("feedback.v1")]]
+        source, batches = f"the topics at {settings.bootstrap}, from offset 0", read_topics(settings.bootstrap, groups)
+    progress(f"replaying {source}")
+    suffix = rebuild.stamp()
+    target = data_dir if in_place else data_dir.with_name(f"{data_dir.name}.replay-{suffix}")
+    if in_place:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        rebuild.prepare(data_dir, target)
+    target_settings = settings.model_copy(update={"data_dir": target})
+    store, state = build_store(target_settings), SqliteState(target / WORKER_STATE_FILE)
+    embedder = build_embedder(settings)
+    counters = PipelineState()
+    try:
+        before = rebuild.snapshot(old_store, old_state) if old_store is not None else rebuild.Snapshot({}, {})
+
+        async def discard(records) -> None:
+            return None
+
         matcher = Matcher(embedder=embedder, store=store, state=state, progress=progress,
                           label_models=load_label_models(embedder.name))
         matcher.ensure_model()
         handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
-                               counters=PipelineState())
-        groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
-                  [settings.topic("curation.v1")], [settings.topic("feedback.v1")]]
-        count = replay(settings.bootstrap, topic_groups=groups, handler=handler)
+                               counters=counters)
+        curation = settings.topic("curation.v1")
+        count = replay(batches, handler=handler, settle_before=lambda record: record.topic == curation,
+                       total=journaled or None)
         store.flush()
+        accepted = state.count(JOURNAL)
+        state.delete(COUNTERS, [counters.writer])  # a replay is not new input: the counts stay as they were
+        after = rebuild.snapshot(store, state)
+        totals = persisted_totals(state)
     finally:
         close_embedder(embedder)
-        store.close()
-        state.close()
-    print(f"replayed {count} record(s) into {settings.data_dir}")
+        for closable in (store, state, old_store, old_state):
+            if closable is not None:
+                closable.close()
+    if not in_place and before.entities and not count:
+        progress(f"nothing to replay from {source}: {data_dir} is left as it was")
+        shutil.rmtree(target)
+        return 1
+    print(f"replayed {count} record(s) from {source}: {accepted} applied, {counters.deadlettered} dead-lettered, "
+          f"{count - accepted - counters.deadlettered} duplicate(s) skipped")
+    for line in rebuild.summary(before, after):
+        print(line)
+    print(f"counts kept: {totals['events_processed']} processed, {totals['deadlettered']} dead-lettered")
+    if not in_place:
+        kept = rebuild.swap(data_dir, target, suffix)
+        print(f"rebuilt {data_dir}; the old one is kept as {kept} (delete it once satisfied)")
     return 0
 
 
 def cmd_redrive(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.replay import redrive
+    """Send every dead letter kept in the data dir back to its topic, then forget it."""
+    from chainmatch.bootstrap import WORKER_STATE_FILE
+    from matcher.adapters.sqlite_state import SqliteState
+    from streams.deadletter import KeptDeadLetters
+    from streams.publisher import KafkaPublisher
 
-    sent = redrive(settings.bootstrap, deadletter_topic=settings.topic("deadletter.v1"), dry_run=args.dry_run)
+    if not (settings.data_dir / WORKER_STATE_FILE).exists():
+        print(f"no dead letters: {settings.data_dir} holds no workers' state")
+        return 0
+    state = SqliteState(settings.data_dir / WORKER_STATE_FILE)
+
+    async def send() -> int:
+        publisher = None if args.dry_run else KafkaPublisher(settings.bootstrap)
+        if publisher is not None:
+            await publisher.start()
+        kept = KeptDeadLetters(state, publisher.publish if publisher is not None else _refuse)
+        sent, after = 0, None
+        try:
+            while page := kept.page(after=after, limit=100):
+                after = page[-1]["id"]
+                for deadletter in page:
+                    print(f"{'would send' if args.dry_run else 'sending'} {deadletter['id']} to {deadletter['topic']} "
+                          f"key={deadletter['key']!r} ({deadletter['error_class']}: {deadletter['error_message']})")
+                if publisher is not None:
+                    sent += await kept.redrive([deadletter["id"] for deadletter in page])
+        finally:
+            if publisher is not None:
+                await publisher.stop()
+        return sent
+
+    try:
+        sent = asyncio.run(send())
+    finally:
+        state.close()
     print("dry run: nothing sent" if args.dry_run else f"sent {sent} record(s) back to their topics")
     return 0
+
+
+async def _refuse(records) -> None:
+    raise AssertionError("a dry run sends nothing")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -212,11 +300,17 @@ def parser() -> argparse.ArgumentParser:
     produce = commands.add_parser("produce", help="validate and send the CloudEvents of a JSON Lines file")
     produce.add_argument("file", type=Path)
     produce.add_argument("--kafka-port", type=int)
-    replay = commands.add_parser("replay", help="rebuild the store and the partnerships from the topics, from offset 0")
+    replay = commands.add_parser(
+        "replay", help="rebuild the store and the partnerships from everything accepted (the data dir's journal), "
+                       "or from the topics from offset 0")
     replay.add_argument("--data-dir", type=Path)
     replay.add_argument("--kafka-port", type=int)
-    redrive = commands.add_parser("redrive", help="send dead-lettered records back to their source topics")
+    replay.add_argument("--yes", action="store_true",
+                        help="rebuild a data dir that holds state (beside it, then swapped in; the old one is kept)")
+    replay.add_argument("--from-topics", action="store_true", help="read the topics even when there is a journal")
+    redrive = commands.add_parser("redrive", help="send the dead letters kept in the data dir back to their topics")
     redrive.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
+    redrive.add_argument("--data-dir", type=Path)
     redrive.add_argument("--kafka-port", type=int)
     return root
 
