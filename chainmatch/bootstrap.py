@@ -239,7 +239,7 @@ class Runtime:
 
         from matcher.adapters.sqlite_state import SqliteState
         from streams.app import create_app as create_stream_app
-        from streams.pipeline import BatchHandler
+        from streams.pipeline import BatchHandler, Retention
 
         state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
         stack.callback(state.close)
@@ -252,7 +252,9 @@ class Runtime:
         await asyncio.to_thread(index_embedded_store, self._store)
         handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
                                prefix=self.settings.topic_prefix, counters=self.state,
-                               hand_over=self.settings.worker_role == "ingest")
+                               hand_over=self.settings.worker_role == "ingest",
+                               retention=Retention(max_age_s=self.settings.retention_days * 86400,
+                                                   max_rows=self.settings.retention_rows))
         stream_app = create_stream_app(self.settings, handler, self.state)
         # Runs once the workers have stopped (the stack unwinds in reverse): what the last
         # batches changed is settled and published before the broker connection closes.

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     settle_idle_s: float = Field(default=0.5, gt=0)
     settle_max_wait_s: float = Field(default=5.0, gt=0)
     collection: str = "chainmatch"
+    # De-duplication marks, and the outbox rows and settles they point to, are kept this long and at
+    # most this many (each table); the same (source, id) seen again after that is applied again.
+    retention_days: float = Field(default=7.0, gt=0)
+    retention_rows: int = Field(default=1_000_000, ge=1)
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

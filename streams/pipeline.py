@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,18 @@ SOURCE = "chainmatch/matcher"
 
 
 COUNTERS = "counters"
+# What the de-duplication of a replayed batch reads: trimmed by age and count (Retention).
+RETAINED_TABLES = ("seen", "outbox", "settles")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long, and how many, de-duplication marks, outbox rows and settles are kept; checked at most
+    every `every_s` seconds."""
+
+    max_age_s: float
+    max_rows: int
+    every_s: float = 60.0
 
 
 @dataclass
@@ -121,10 +134,13 @@ def _from_outbox(row: dict[str, Any]) -> Record:
 
 class BatchHandler:
     def __init__(self, *, matcher: Matcher, state: StateStore, publish: Publish, prefix: str,
-                 counters: PipelineState, hand_over: bool = False):
+                 counters: PipelineState, hand_over: bool = False, retention: Retention | None = None):
         """`hand_over`: an ingest replica among several; what each batch touched goes to the one
-        partnerships worker as a `chain.profiles.stored` event instead of being settled here."""
+        partnerships worker as a `chain.profiles.stored` event instead of being settled here.
+        `retention`: trim what de-duplication keeps (None: keep everything, as a replay does)."""
         self._matcher = matcher
+        self._retention = retention
+        self._trimmed_at: float | None = None
         self._hand_over = hand_over
         self._state = state
         self._publish = publish
@@ -165,6 +181,20 @@ class BatchHandler:
             self._unsettled_marks.clear()
             await asyncio.to_thread(self._matcher.recover)
             raise
+        await asyncio.to_thread(self._trim_if_due)
+
+    def _trim_if_due(self) -> None:
+        """Drop the marks, outbox rows and settles past the retention; never while a settle's records
+        wait to be sent (their outbox rows are in `pending`)."""
+        now = time.monotonic()
+        retention = self._retention
+        if retention is None or (self._trimmed_at is not None and now - self._trimmed_at < retention.every_s):
+            return
+        self._trimmed_at = now
+        if self._state.count("pending"):
+            return
+        for table in RETAINED_TABLES:
+            self._state.trim(table, keep=retention.max_rows, written_before=time.time() - retention.max_age_s)
 
     async def _handle(self, batch: Sequence[Incoming]) -> None:
         now = datetime.now(UTC)

@@ -124,10 +124,65 @@ def test_everything_a_user_gave_survives_a_restart(tmp_path):
     last = int(streamed[-1]["id"])
     assert sse(up, last, wanted=1, timeout=3) == [], "nothing new after the last id seen"
 
+    processed = up.http.get("/v1/stats").json()["events_processed"]
+    assert processed >= len(events) + 2, "the counts outlived the restart"
     up.publish(events)  # the same events again: the de-duplication marks outlived the restart too
-    until(lambda: up.http.get("/v1/stats").json()["events_processed"] >= len(events), 30, "the re-sent events")
+    until(lambda: up.http.get("/v1/stats").json()["events_processed"] >= processed + len(events), 30,
+          "the re-sent events")
     assert sse(up, last, wanted=1, timeout=3) == [], "re-sent events published nothing new"
     assert up.http.get(f"/v1/partnerships/{pid}").json() == before[f"/v1/partnerships/{pid}"]
+    up.stop()
+
+
+def chainmatch(*argv: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINMATCH_")}
+    return subprocess.run([sys.executable, "-m", "chainmatch.cli", *argv], capture_output=True, text=True,
+                          timeout=300, env={**env, "CHAINMATCH_MODEL": "hashing:64"})
+
+
+def partnerships(up: Up) -> list[tuple]:
+    return [(p["id"], p["status"], p["score"], [p[role]["id"] for role in ("chip", "algorithm", "application")])
+            for p in up.http.get("/v1/partnerships").json()["items"]]
+
+
+def test_dead_letters_counts_and_the_input_outlive_restarts_and_replay_rebuilds_from_them(tmp_path):
+    from kafka import KafkaProducer
+
+    events = ecosystem("dl")
+    up = Up(tmp_path)
+    up.publish(events)
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{up.kafka_port}", acks="all", enable_idempotence=False)
+    producer.send("chain.companies.v1", key=b"dl-bad", value=b"{not json", headers=[("trace", b"t-1")])
+    producer.flush()
+    producer.close()
+    wanted = {"events_processed": len(events) + 1, "deadlettered": 1}
+    until(lambda: {k: v for k, v in up.http.get("/v1/stats").json().items() if k in wanted} == wanted, 30,
+          "the events and the dead letter counted")
+    up.stop()
+
+    up = Up(tmp_path)  # a new embedded broker: its topics are empty, the data dir is not
+    stats = up.http.get("/v1/stats").json()
+    assert {k: stats[k] for k in wanted} == wanted and stats["entities"] == len(events)
+    [kept] = up.http.get("/v1/deadletters").json()["items"]
+    assert (kept["topic"], kept["key"], kept["error_class"]) == ("chain.companies.v1", "dl-bad", "NotACloudEvent")
+    assert up.http.post(f"/v1/deadletters/{kept['id']}/redrive").status_code == 202
+    # Sent back as it came, it fails again: a new dead letter, with the original header.
+    [again] = until(lambda: up.http.get("/v1/deadletters").json()["items"], 30, "the redriven record back")
+    assert again["id"] != kept["id"] and up.http.get("/v1/stats").json()["deadlettered"] == 2
+    assert up.http.get(f"/v1/deadletters/{again['id']}").json()["headers"] == [["trace", "t-1"]]
+    before = partnerships(up)
+    up.stop()
+
+    assert "would send" in chainmatch("redrive", "--dry-run", "--data-dir", str(tmp_path)).stdout
+    refused = chainmatch("replay", "--data-dir", str(tmp_path))
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    rebuilt = chainmatch("replay", "--data-dir", str(tmp_path), "--yes")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"replayed {len(events)} record(s) from the journal" in rebuilt.stdout
+    assert f"profiles: {len(events)} -> {len(events)} (0 new, 0 gone, 0 changed)" in rebuilt.stdout
+    up = Up(tmp_path)
+    assert partnerships(up) == before and before  # rebuilt now, so each `updated_at` is of the replay
+    assert len(up.http.get("/v1/deadletters").json()["items"]) == 1
     up.stop()
 
 
