@@ -69,6 +69,10 @@ class PipelineState:
     assigned: bool = False
     crashed: dict[str, str] = field(default_factory=dict)
     writer: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # Batches being handled, and time.monotonic() when the last one ended: a stop waits for the input
+    # to go quiet.
+    in_flight: int = 0
+    last_batch_at: float = field(default_factory=time.monotonic)
 
 
 def persisted_totals(state: StateStore) -> dict[str, int]:

@@ -18,6 +18,7 @@ from builders import make_entity, make_event
 from chainmatch.broker import free_port, port_in_use
 
 STARTUP_S = 180
+STOP_BOUND_S = 30  # a stop with the broker gone: the clients give up on it in a bounded time
 KEY = "durable-staff"
 
 
@@ -211,4 +212,42 @@ def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy
         if not (cursor := page["next_cursor"]):
             break
     assert sorted(listed) == sorted(e["data"]["id"] for e in events), "exactly one copy of each entity"
+    up.stop()
+
+
+def test_a_stop_first_takes_what_was_sent_before_it_from_the_embedded_broker(tmp_path):
+    events = [make_event("chain.company.upserted",
+                         make_entity(id=f"late-{n}", roles=[("chip", "algorithm", "application")[n % 3]],
+                                     sectors=["healthcare"], description=f"Late member {n} for hospitals."),
+                         id=f"late-event-{n}", source="durability-test") for n in range(1000)]
+    up = Up(tmp_path)
+    for start in range(0, len(events), 500):
+        up.publish(events[start : start + 500])  # 202: the broker has them all
+    up.stop()  # at once: most are still on the broker, which forgets them at its stop
+
+    up = Up(tmp_path)
+    assert up.http.get("/v1/stats").json()["entities"] == len(events)
+    up.stop()
+
+
+def broker_pid(up: Up) -> int:
+    """The embedded broker: the child of `up` that runs the Tansu binary."""
+    children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(up.process.pid)], capture_output=True,
+                              text=True).stdout.splitlines()
+    [pid] = [int(line.split()[0]) for line in children if "tansu" in line]
+    return pid
+
+
+def test_a_broker_that_dies_first_never_hangs_the_stop(tmp_path):
+    up = Up(tmp_path)
+    up.publish(ecosystem("orphan"))
+    until(lambda: up.http.get("/v1/stats").json()["entities"] == 4, 30, "the profiles stored")
+    os.kill(broker_pid(up), signal.SIGKILL)
+    until(lambda: not port_in_use(up.kafka_port), 5, "the broker gone")
+    started = time.monotonic()
+    up.process.send_signal(signal.SIGTERM)
+    up.process.wait(timeout=STOP_BOUND_S + 30)
+    assert time.monotonic() - started < STOP_BOUND_S, "the stop outlived its bound"
+    up = Up(tmp_path)  # and the data dir is whole
+    assert up.http.get("/v1/stats").json()["entities"] == 4
     up.stop()
