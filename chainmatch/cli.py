@@ -7,7 +7,6 @@ import asyncio
 import gc
 import json
 import secrets
-import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -155,88 +154,9 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    """Rebuild the store and the partnerships from everything the workers accepted (the journal in the
-    data dir), or from the topics; publishes nothing (subscribers have it). A data dir that holds state
-    is rebuilt beside it and swapped in (with --yes), the old one kept."""
-    from chainmatch import rebuild
-    from chainmatch.bootstrap import WORKER_STATE_FILE, build_embedder, build_store, close_embedder
-    from matcher.adapters.label_files import load_label_models
-    from matcher.adapters.sqlite_state import SqliteState
-    from matcher.service import Matcher
-    from streams.journal import TABLE as JOURNAL
-    from streams.journal import read_journal
-    from streams.pipeline import COUNTERS, BatchHandler, PipelineState, persisted_totals
-    from streams.replay import read_topics, replay
+    from chainmatch.rebuild import run_replay
 
-    data_dir = settings.data_dir
-    in_place = not rebuild.holds_state(data_dir)
-    if not in_place and not args.yes:
-        progress(f"{data_dir} holds a store and partnerships: replay rebuilds them in a new dir beside it and "
-                 f"swaps it in, keeping the old one as {data_dir.name}.before-replay-<time>. Add --yes to go ahead.")
-        return 2
-    old_store = old_state = None
-    try:
-        if not in_place:
-            # Opened first: an embedded store in use by a running `up` stops the replay here, untouched.
-            old_store, old_state = build_store(settings), SqliteState(data_dir / WORKER_STATE_FILE)
-    except StoreInUse as error:
-        progress(str(error))
-        return 2
-    journaled = old_state.count(JOURNAL) if old_state is not None and not args.from_topics else 0
-    if journaled:
-        source, batches = f"the journal in {data_dir} ({journaled} records)", read_journal(old_state)
-    else:
-        groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
-                  [settings.topic("curation.v1")], [settings.topic("feedback.v1")]]
-        source, batches = f"the topics at {settings.bootstrap}, from offset 0", read_topics(settings.bootstrap, groups)
-    progress(f"replaying {source}")
-    suffix = rebuild.stamp()
-    target = data_dir if in_place else data_dir.with_name(f"{data_dir.name}.replay-{suffix}")
-    if in_place:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        rebuild.prepare(data_dir, target)
-    target_settings = settings.model_copy(update={"data_dir": target})
-    store, state = build_store(target_settings), SqliteState(target / WORKER_STATE_FILE)
-    embedder = build_embedder(settings)
-    counters = PipelineState()
-    try:
-        before = rebuild.snapshot(old_store, old_state) if old_store is not None else rebuild.Snapshot({}, {})
-
-        async def discard(records) -> None:
-            return None
-
-        matcher = Matcher(embedder=embedder, store=store, state=state, progress=progress,
-                          label_models=load_label_models(embedder.name))
-        matcher.ensure_model()
-        handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
-                               counters=counters)
-        curation = settings.topic("curation.v1")
-        count = replay(batches, handler=handler, settle_before=lambda record: record.topic == curation,
-                       total=journaled or None)
-        store.flush()
-        accepted = state.count(JOURNAL)
-        state.delete(COUNTERS, [counters.writer])  # a replay is not new input: the counts stay as they were
-        after = rebuild.snapshot(store, state)
-        totals = persisted_totals(state)
-    finally:
-        close_embedder(embedder)
-        for closable in (store, state, old_store, old_state):
-            if closable is not None:
-                closable.close()
-    if not in_place and before.entities and not count:
-        progress(f"nothing to replay from {source}: {data_dir} is left as it was")
-        shutil.rmtree(target)
-        return 1
-    print(f"replayed {count} record(s) from {source}: {accepted} applied, {counters.deadlettered} dead-lettered, "
-          f"{count - accepted - counters.deadlettered} duplicate(s) skipped")
-    for line in rebuild.summary(before, after):
-        print(line)
-    print(f"counts kept: {totals['events_processed']} processed, {totals['deadlettered']} dead-lettered")
-    if not in_place:
-        kept = rebuild.swap(data_dir, target, suffix)
-        print(f"rebuilt {data_dir}; the old one is kept as {kept} (delete it once satisfied)")
-    return 0
+    return run_replay(settings, confirmed=args.yes, from_topics=args.from_topics)
 
 
 def cmd_redrive(settings: Settings, args: argparse.Namespace) -> int:
