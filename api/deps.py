@@ -93,6 +93,16 @@ async def get_subscribers(backend: BackendDep) -> Subscribers:
 SubscribersDep = Annotated[Subscribers, Depends(get_subscribers)]
 
 
+async def get_deadletters(backend: BackendDep) -> DeadLetters:
+    deadletters = backend.deadletters()
+    if deadletters is None:
+        raise ProblemException(503, "the workers' state store is still opening", headers={"Retry-After": "5"})
+    return deadletters
+
+
+DeadLettersDep = Annotated[DeadLetters, Depends(get_deadletters)]
+
+
 _KEYS = "An API key: staff, platform or company (CONTRACT section 4)"
 
 # Declares the scheme in the OpenAPI (the docs' Authorize button); our own checks answer the 401.

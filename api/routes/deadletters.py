@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.cursors import decode_cursor, encode_cursor
-from api.deps import BackendDep, DeadLetters, StaffOnly
+from api.deps import DeadLettersDep, StaffOnly
 from api.problems import ProblemException, problem_responses
 
 router = APIRouter(tags=["deadletters"])
@@ -43,16 +43,6 @@ class Redriven(BaseModel):
     redriven: int
 
 
-async def get_kept(backend: BackendDep) -> DeadLetters:
-    kept = backend.deadletters()
-    if kept is None:
-        raise ProblemException(503, "the workers' state store is still opening", headers={"Retry-After": "5"})
-    return kept
-
-
-KeptDep = Annotated[DeadLetters, Depends(get_kept)]
-
-
 def _text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode("utf-8", errors="replace")
 
@@ -63,7 +53,7 @@ def _public(deadletter: dict[str, Any]) -> DeadLetterPublic:
 
 
 @router.get("/v1/deadletters", response_model=DeadLettersPublic, responses=problem_responses(400, 401, 403, 503))
-async def list_deadletters(caller: StaffOnly, kept: KeptDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
+async def list_deadletters(caller: StaffOnly, kept: DeadLettersDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
                            cursor: str | None = None) -> DeadLettersPublic:
     state = decode_cursor(cursor, kind=KIND)
     after = state.get("i") if state is not None else None
@@ -78,7 +68,7 @@ async def list_deadletters(caller: StaffOnly, kept: KeptDep, limit: Annotated[in
 
 @router.get("/v1/deadletters/{deadletter_id}", response_model=DeadLetterDetail,
             responses=problem_responses(401, 403, 404, 503))
-async def get_deadletter(deadletter_id: str, caller: StaffOnly, kept: KeptDep) -> DeadLetterDetail:
+async def get_deadletter(deadletter_id: str, caller: StaffOnly, kept: DeadLettersDep) -> DeadLetterDetail:
     deadletter = kept.get(deadletter_id)
     if deadletter is None:
         raise ProblemException(404, f"no dead letter {deadletter_id!r} (redriven ones are no longer kept)")
@@ -90,7 +80,7 @@ async def get_deadletter(deadletter_id: str, caller: StaffOnly, kept: KeptDep) -
 
 @router.post("/v1/deadletters/{deadletter_id}/redrive", status_code=202, response_model=Redriven,
              responses=problem_responses(401, 403, 404, 503))
-async def redrive_deadletter(deadletter_id: str, caller: StaffOnly, kept: KeptDep) -> Redriven:
+async def redrive_deadletter(deadletter_id: str, caller: StaffOnly, kept: DeadLettersDep) -> Redriven:
     """Sends the original record back to its topic (same key, bytes and headers) and forgets the dead letter."""
     if not await kept.redrive([deadletter_id]):
         raise ProblemException(404, f"no dead letter {deadletter_id!r} (redriven ones are no longer kept)")

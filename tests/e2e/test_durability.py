@@ -96,6 +96,18 @@ def ecosystem(prefix: str) -> list[dict]:
             for n, (role, topic) in enumerate(members)]
 
 
+def bulk(prefix: str, n: int, *, sector: str) -> list[dict]:
+    return [make_event("chain.company.upserted",
+                       make_entity(id=f"{prefix}-{i}", roles=[("chip", "algorithm", "application")[i % 3]],
+                                   sectors=[sector], description=f"{prefix} member {i} for {sector}."),
+                       id=f"{prefix}-event-{i}", source="durability-test") for i in range(n)]
+
+
+def publish_all(up: Up, events: list[dict]) -> None:
+    for start in range(0, len(events), 500):
+        up.publish(events[start : start + 500])
+
+
 def test_everything_a_user_gave_survives_a_restart(tmp_path):
     events = ecosystem("keep")
     up = Up(tmp_path)
@@ -188,13 +200,9 @@ def test_dead_letters_counts_and_the_input_outlive_restarts_and_replay_rebuilds_
 
 
 def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy_of_each(tmp_path):
-    events = [make_event("chain.company.upserted",
-                         make_entity(id=f"bulk-{n}", roles=[("chip", "algorithm", "application")[n % 3]],
-                                     sectors=["manufacturing"], description=f"Bulk member {n} for factories."),
-                         id=f"bulk-event-{n}", source="durability-test") for n in range(1500)]
+    events = bulk("bulk", 1500, sector="manufacturing")
     up = Up(tmp_path)
-    for start in range(0, len(events), 500):
-        up.publish(events[start : start + 500])
+    publish_all(up, events)
     until(lambda: up.http.get("/v1/stats").json()["entities"] > 0, 60, "ingest to begin")
     up.process.send_signal(signal.SIGKILL)
     up.process.wait(timeout=10)
@@ -202,8 +210,7 @@ def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy
 
     up = Up(tmp_path)  # reopens the store the killed process held
     assert 0 < up.http.get("/v1/stats").json()["entities"] <= len(events)
-    for start in range(0, len(events), 500):
-        up.publish(events[start : start + 500])
+    publish_all(up, events)
     until(lambda: up.http.get("/v1/stats").json()["entities"] == len(events), 120, "every entity stored")
     listed, cursor = [], None
     while True:
@@ -216,13 +223,9 @@ def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy
 
 
 def test_a_stop_first_takes_what_was_sent_before_it_from_the_embedded_broker(tmp_path):
-    events = [make_event("chain.company.upserted",
-                         make_entity(id=f"late-{n}", roles=[("chip", "algorithm", "application")[n % 3]],
-                                     sectors=["healthcare"], description=f"Late member {n} for hospitals."),
-                         id=f"late-event-{n}", source="durability-test") for n in range(1000)]
+    events = bulk("late", 1000, sector="healthcare")
     up = Up(tmp_path)
-    for start in range(0, len(events), 500):
-        up.publish(events[start : start + 500])  # 202: the broker has them all
+    publish_all(up, events)  # each batch a 202: the broker has them all
     up.stop()  # at once: most are still on the broker, which forgets them at its stop
 
     up = Up(tmp_path)
