@@ -269,7 +269,7 @@ class Runtime:
         await running.__aenter__()
         stack.push_async_callback(self._stop_step, partial(running.__aexit__, None, None, None),
                                   "stopping the stream workers")
-        if self.settings.embedded_broker:
+        if self.settings.embedded_broker and self.settings.stop_drain_s:
             # Before the workers stop: what producers sent is taken from the broker, which forgets it.
             idle_s = max(1.0, 5 * self.settings.batch_timeout_s)
             stack.push_async_callback(self._stop_step, partial(_drained, self.state, idle_s),
@@ -285,11 +285,12 @@ class Runtime:
         if self._broker_gone:
             progress(f"stop: the broker at {self.settings.bootstrap} is gone; stopping without it")
 
-    async def _stop_step(self, step: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 0) -> None:
-        """One step of a stop, bounded (`timeout_s`, or STOP_STEP_S; BROKER_GONE_STEP_S once the broker
-        is gone), so that a broker that died first cannot hang it; a step that fails or times out is
-        reported and the next runs. What a step leaves unsent stays in the state store for the next start."""
-        bound = BROKER_GONE_STEP_S if self._broker_gone else timeout_s or STOP_STEP_S
+    async def _stop_step(self, step: Callable[[], Awaitable[Any]], what: str,
+                         timeout_s: float = STOP_STEP_S) -> None:
+        """One step of a stop, bounded (`timeout_s`; at most BROKER_GONE_STEP_S once the broker is gone),
+        so that a broker that died first cannot hang it; a step that fails or times out is reported and
+        the next runs. What a step leaves unsent stays in the state store for the next start."""
+        bound = min(timeout_s, BROKER_GONE_STEP_S) if self._broker_gone else timeout_s
         task = asyncio.ensure_future(step())
         # Not wait_for: it waits for the cancelled step to finish, and the clients of a dead broker
         # (faust's consumer thread, aiokafka's fetcher) can take their time over that.
