@@ -225,16 +225,22 @@ class BatchHandler:
             records.update(self._stored_notice(self._matcher.take_changes()))
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
-        rejected = {id(r) for r, _, _ in failed}
-        accepted = [r for r, e in fresh if id(r) not in rejected and e.type != "chain.profiles.stored"]
         processed, deadlettered = self._counters.events_processed + len(batch), self._counters.deadlettered + len(dead)
         await asyncio.to_thread(self._matcher.persist, {
-            "seen": marks, "outbox": outbox, JOURNAL: journal_rows(accepted, writer=self._counters.writer),
-            DEADLETTERS: dict(deadletter_row(r, error_class=c, error_message=m) for r, c, m in failed),
+            "seen": marks, "outbox": outbox, **self._kept(fresh, failed),
             COUNTERS: {self._counters.writer: {"events_processed": processed, "deadlettered": deadlettered}}})
         self._unsettled_marks.update(marks)
         await self._publish([*records.values(), *self._outbox_records(replay)])
         self._counters.events_processed, self._counters.deadlettered = processed, deadlettered
+
+    def _kept(self, fresh: Sequence[tuple[Incoming, CloudEvent]],
+              failed: Sequence[tuple[Incoming, str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The journal rows of the records accepted (fresh, not refused, not an internal hand-over
+        notice) and the kept dead letters of the failed ones."""
+        refused = {id(record) for record, _, _ in failed}
+        accepted = [r for r, e in fresh if id(r) not in refused and e.type != "chain.profiles.stored"]
+        return {JOURNAL: journal_rows(accepted, writer=self._counters.writer),
+                DEADLETTERS: dict(deadletter_row(r, error_class=c, error_message=m) for r, c, m in failed)}
 
     async def _settle(self) -> None:
         events = await asyncio.to_thread(self._matcher.settle)
