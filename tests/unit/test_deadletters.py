@@ -96,3 +96,16 @@ async def test_redrive_sends_the_original_record_back_once(backend, client):
     assert backend.published == [("chain.companies.v1", b"co-x", b"\xffnot json", [("trace", b"\x00\xfe")])]
     assert client.get("/v1/deadletters", headers=STAFF).json()["items"] == []
     assert client.post(f"/v1/deadletters/{item['id']}/redrive", headers=STAFF).status_code == 404
+
+
+async def test_a_record_delivered_again_re_sends_outbox_rows_written_before_they_were_base64():
+    state, store, published = MemoryState(), MemoryStore(), []
+    worker, record = handler_over(state, store, published), good(0, "co-1")
+    await worker.handle([record])
+    [(mark, _)] = state.items("seen")
+    state.put("outbox", {"old": {"topic": "chain.deadletter.v1", "key": "k", "value": "dmFsdWU=",
+                                 "headers": [["trace", "t"]]}})
+    state.put("seen", {mark: {"outbox": ["old"]}})
+    published.clear()
+    await worker.handle([record])
+    assert published == [("chain.deadletter.v1", b"k", b"value", [("trace", b"t")])]
