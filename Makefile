@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.api_latency
+	$(PY) -m benchmarks.state_size
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,19 @@ from api.body_limit import BodyLimit
 from api.deps import Backend
 from api.keyring import configured_keys
 from api.rate_limits import RateLimiter
-from api.routes import chain, entities, events, health, keys, open_platform, partnerships, stats, stream, subscriptions
+from api.routes import (
+    chain,
+    deadletters,
+    entities,
+    events,
+    health,
+    keys,
+    open_platform,
+    partnerships,
+    stats,
+    stream,
+    subscriptions,
+)
 from api.turns import Turns
 from chainmatch.settings import Settings
 
@@ -28,6 +40,7 @@ def create_app(*, settings: Settings, backend: Backend, lifespan: Callable[[Fast
     problems.install(app)
     app.add_middleware(BodyLimit)
     # stream before partnerships: /v1/partnerships/{id} would take /v1/partnerships/stream
-    for module in (health, events, entities, stream, partnerships, chain, stats, subscriptions, keys, open_platform):
+    for module in (health, events, entities, stream, partnerships, chain, stats, deadletters, subscriptions, keys,
+                   open_platform):
         app.include_router(module.router)
     return app

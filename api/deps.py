@@ -23,6 +23,20 @@ from schemas.cloudevents import Record
 from subscribers.hub import Subscribers
 
 
+class DeadLetters(Protocol):
+    """The dead letters the workers keep, each a flat document: `id`, `topic`, `partition`, `offset`,
+    `key`, `value`, `headers` (the original record, bytes as bytes), `error_class`, `error_message`,
+    `received_at`."""
+
+    def page(self, *, after: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """In id order, starting after the id `after`."""
+
+    def get(self, deadletter_id: str) -> dict[str, Any] | None: ...
+
+    async def redrive(self, ids: Sequence[str]) -> int:
+        """Send these back to their topics as they first came and forget them; how many were sent."""
+
+
 class Backend(Protocol):
     """What the API needs from the running system; the composition root provides it."""
 
@@ -40,6 +54,9 @@ class Backend(Protocol):
 
     def keyring(self) -> Keyring:
         """The runtime API keys this process knows."""
+
+    def deadletters(self) -> DeadLetters | None:
+        """The dead letters kept in the workers' state store; None until it is open."""
 
 
 async def get_settings(request: Request) -> Settings:
@@ -80,6 +97,16 @@ async def get_subscribers(backend: BackendDep) -> Subscribers:
 
 
 SubscribersDep = Annotated[Subscribers, Depends(get_subscribers)]
+
+
+async def get_deadletters(backend: BackendDep) -> DeadLetters:
+    deadletters = backend.deadletters()
+    if deadletters is None:
+        raise ProblemException(503, "the workers' state store is still opening", headers={"Retry-After": "5"})
+    return deadletters
+
+
+DeadLettersDep = Annotated[DeadLetters, Depends(get_deadletters)]
 
 
 _KEYS = "An API key: staff, platform or company (CONTRACT section 4)"

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -19,6 +20,9 @@ from matcher.service import Matcher
 from schemas.cloudevents import Record
 
 log = logging.getLogger("chainmatch")
+STOP_STEP_S = 15.0  # the longest one step of a stop may take (settle, stop the workers, close the producer)
+BROKER_GONE_STEP_S = 2.0  # the same once the broker is found gone
+WORKER_STATE_FILE = "state.db"  # the workers' state store in the data dir
 GRAPH_FROM = 10_000  # below this a full scan of the vectors takes under 2 ms
 ALL_TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "feedback.v1", "stored.v1",
               "keys.v1", "keyuses.v1", "partnerships.v1", "partnerships.public.v1", "deadletter.v1")
@@ -137,6 +141,10 @@ class Runtime:
         self._subscribers: Any = None
         self._read_model: Any = None
         self._keyring = load_keyring(settings.data_dir)
+        # The workers' state store (data_dir/state.db): their counts and kept dead letters, read by the
+        # API in both deployments.
+        self._worker_state: Any = None
+        self._broker_gone = False
 
     def keyring(self) -> Keyring:
         """The runtime API keys: from the data dir's snapshot at once, then kept current from their topic."""
@@ -169,8 +177,21 @@ class Runtime:
         return ready, components
 
     def stats(self) -> dict[str, int]:
-        """What the workers of this process did; zero in an API that runs apart from them."""
-        return {"events_processed": self.state.events_processed, "deadlettered": self.state.deadlettered}
+        """What the workers did, every process of them since the data dir began (the workers persist
+        their counts with each batch); zero until the state store is open."""
+        from streams.pipeline import persisted_totals
+
+        if self._worker_state is None:
+            return {"events_processed": 0, "deadlettered": 0}
+        return persisted_totals(self._worker_state)
+
+    def deadletters(self) -> Any:
+        """streams.deadletter.KeptDeadLetters once the state store and the broker are open; None before."""
+        from streams.deadletter import KeptDeadLetters
+
+        if self._worker_state is None or self._publisher is None:
+            return None
+        return KeptDeadLetters(self._worker_state, self.publish)
 
     async def publish(self, records: Sequence[Record]) -> None:
         if self._publisher is None:
@@ -200,7 +221,7 @@ class Runtime:
         try:
             publisher = KafkaPublisher(self.settings.bootstrap)
             await publisher.start()
-            stack.push_async_callback(publisher.stop)
+            stack.push_async_callback(self._stop_step, publisher.stop, "closing the producer")
             self._publisher = publisher
             if self.serve_api:
                 self._start_keys(stack, publisher)
@@ -232,10 +253,11 @@ class Runtime:
 
         from matcher.adapters.sqlite_state import SqliteState
         from streams.app import create_app as create_stream_app
-        from streams.pipeline import BatchHandler
+        from streams.pipeline import BatchHandler, Retention
 
-        state = SqliteState(self.settings.data_dir / "state.db")
+        state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
         stack.callback(state.close)
+        self._worker_state = state
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
                           label_models=load_label_models(self._embedder.name))
         await asyncio.to_thread(matcher.ensure_model)
@@ -244,13 +266,50 @@ class Runtime:
         await asyncio.to_thread(index_embedded_store, self._store)
         handler = BatchHandler(matcher=matcher, state=state, publish=publisher.publish,
                                prefix=self.settings.topic_prefix, counters=self.state,
-                               hand_over=self.settings.worker_role == "ingest")
+                               hand_over=self.settings.worker_role == "ingest",
+                               retention=Retention(max_age_s=self.settings.retention_days * 86400,
+                                                   max_rows=self.settings.retention_rows))
         stream_app = create_stream_app(self.settings, handler, self.state)
         # Runs once the workers have stopped (the stack unwinds in reverse): what the last
-        # batches changed is settled and published before the broker connection closes.
-        stack.push_async_callback(handler.settle)
-        await stack.enter_async_context(faust_app_running(stream_app, stop_timeout=15))
+        # batches changed is settled and published before the broker connection closes. Every step
+        # that talks to the broker is bounded, so a broker that died first cannot hang the stop; what
+        # a step leaves unsent stays in the state store and is sent at the next start.
+        stack.push_async_callback(self._stop_step, handler.settle, "settling the last batches")
+        running = faust_app_running(stream_app)
+        await running.__aenter__()
+        stack.push_async_callback(self._stop_step, partial(running.__aexit__, None, None, None),
+                                  "stopping the stream workers")
+        if self.settings.embedded_broker and self.settings.stop_drain_s:
+            # Before the workers stop: what producers sent is taken from the broker, which forgets it.
+            idle_s = max(1.0, 5 * self.settings.batch_timeout_s)
+            stack.push_async_callback(self._stop_step, partial(_drained, self.state, idle_s),
+                                      "taking what is left on the embedded broker", self.settings.stop_drain_s)
+        stack.push_async_callback(self._check_broker)
         return matcher
+
+    async def _check_broker(self) -> None:
+        """The first step of a stop: is the broker still there to stop with?"""
+        from chainmatch.broker import answers
+
+        self._broker_gone = not await asyncio.to_thread(answers, self.settings.bootstrap)
+        if self._broker_gone:
+            progress(f"stop: the broker at {self.settings.bootstrap} is gone; stopping without it")
+
+    async def _stop_step(self, step: Callable[[], Awaitable[Any]], what: str,
+                         timeout_s: float = STOP_STEP_S) -> None:
+        """One step of a stop, bounded (`timeout_s`; at most BROKER_GONE_STEP_S once the broker is gone),
+        so that a broker that died first cannot hang it; a step that fails or times out is reported and
+        the next runs. What a step leaves unsent stays in the state store for the next start."""
+        bound = min(timeout_s, BROKER_GONE_STEP_S) if self._broker_gone else timeout_s
+        task = asyncio.ensure_future(step())
+        # Not wait_for: it waits for the cancelled step to finish, and the clients of a dead broker
+        # (faust's consumer thread, aiokafka's fetcher) can take their time over that.
+        done, _ = await asyncio.wait({task}, timeout=bound)
+        if not done:
+            task.cancel()
+            progress(f"stop: {what} took over {bound:g} s; left behind")
+        elif not task.cancelled() and (error := task.exception()) is not None:
+            progress(f"stop: {what} failed: {type(error).__name__}: {error}")
 
     async def _start_read_model(self, stack: contextlib.AsyncExitStack) -> Matcher:
         """A matcher that reads the store the workers write and serves the partnerships they publish.
@@ -269,6 +328,8 @@ class Runtime:
             await asyncio.sleep(1)
         state = SqliteState(self.settings.data_dir / STATE_FILE)
         stack.callback(state.close)
+        self._worker_state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
+        stack.callback(self._worker_state.close)
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
                           label_models=load_label_models(self._embedder.name))
         await asyncio.to_thread(matcher.ensure_model)  # the collection is this model's: only rebuilds what derives
@@ -314,6 +375,14 @@ class Runtime:
             if stored == len(ids):
                 return
             await asyncio.sleep(3)
+
+
+async def _drained(state: Any, idle_s: float) -> None:
+    """Returns once no batch has been handled for `idle_s` seconds (PipelineState), counted from now at
+    the earliest."""
+    since = time.monotonic()
+    while state.in_flight or (quiet := time.monotonic() - max(state.last_batch_at, since)) < idle_s:
+        await asyncio.sleep(0.1 if state.in_flight else idle_s - quiet)
 
 
 async def _cancel(task: asyncio.Task) -> None:

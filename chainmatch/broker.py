@@ -19,7 +19,7 @@ from typing import IO
 from kafka.admin import KafkaAdminClient
 from kafka.errors import TopicAlreadyExistsError, for_code
 
-__all__ = ["BrokerError", "EmbeddedBroker", "ensure_topics", "free_port", "tansu_binary"]
+__all__ = ["BrokerError", "EmbeddedBroker", "answers", "ensure_topics", "free_port", "tansu_binary"]
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,19 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def _answers_api_versions(port: int, timeout: float = 1.0) -> bool:
+def answers(bootstrap: str, timeout: float = 1.0) -> bool:
+    """True when the first of the bootstrap servers (`host:port,...`) answers a Kafka ApiVersions v0
+    request with no error."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    return _answers_api_versions(int(port), host=host or "127.0.0.1", timeout=timeout)
+
+
+def _answers_api_versions(port: int, *, host: str = "127.0.0.1", timeout: float = 1.0) -> bool:
     """True when a Kafka ApiVersions v0 request on the port gets a no-error reply."""
     client_id = b"chainmatch-probe"
     header = struct.pack(">hhih", 18, 0, 7, len(client_id)) + client_id
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(struct.pack(">i", len(header)) + header)
             reply = b""
             while len(reply) < 10:

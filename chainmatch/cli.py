@@ -154,44 +154,52 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    """Rebuild the store and the partnerships from the topics; publishes nothing (subscribers have it)."""
-    from chainmatch.bootstrap import build_embedder, build_store, close_embedder
-    from matcher.adapters.label_files import load_label_models
-    from matcher.adapters.sqlite_state import SqliteState
-    from matcher.service import Matcher
-    from streams.pipeline import BatchHandler, PipelineState
-    from streams.replay import replay
+    from chainmatch.rebuild import run_replay
 
-    async def discard(records) -> None:
-        return None
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store, state = build_store(settings), SqliteState(settings.data_dir / "state.db")
-    embedder = build_embedder(settings)
-    try:
-        matcher = Matcher(embedder=embedder, store=store, state=state, progress=progress,
-                          label_models=load_label_models(embedder.name))
-        matcher.ensure_model()
-        handler = BatchHandler(matcher=matcher, state=state, publish=discard, prefix=settings.topic_prefix,
-                               counters=PipelineState())
-        groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
-                  [settings.topic("curation.v1")], [settings.topic("feedback.v1")]]
-        count = replay(settings.bootstrap, topic_groups=groups, handler=handler)
-        store.flush()
-    finally:
-        close_embedder(embedder)
-        store.close()
-        state.close()
-    print(f"replayed {count} record(s) into {settings.data_dir}")
-    return 0
+    return run_replay(settings, confirmed=args.yes, from_topics=args.from_topics)
 
 
 def cmd_redrive(settings: Settings, args: argparse.Namespace) -> int:
-    from streams.replay import redrive
+    """Send every dead letter kept in the data dir back to its topic, then forget it."""
+    from chainmatch.bootstrap import WORKER_STATE_FILE
+    from matcher.adapters.sqlite_state import SqliteState
+    from streams.deadletter import KeptDeadLetters
+    from streams.publisher import KafkaPublisher
 
-    sent = redrive(settings.bootstrap, deadletter_topic=settings.topic("deadletter.v1"), dry_run=args.dry_run)
+    if not (settings.data_dir / WORKER_STATE_FILE).exists():
+        print(f"no dead letters: {settings.data_dir} holds no workers' state")
+        return 0
+    state = SqliteState(settings.data_dir / WORKER_STATE_FILE)
+
+    async def send() -> int:
+        publisher = None if args.dry_run else KafkaPublisher(settings.bootstrap)
+        if publisher is not None:
+            await publisher.start()
+        kept = KeptDeadLetters(state, publisher.publish if publisher is not None else _refuse)
+        sent, after = 0, None
+        try:
+            while page := kept.page(after=after, limit=100):
+                after = page[-1]["id"]
+                for deadletter in page:
+                    print(f"{'would send' if args.dry_run else 'sending'} {deadletter['id']} to {deadletter['topic']} "
+                          f"key={deadletter['key']!r} ({deadletter['error_class']}: {deadletter['error_message']})")
+                if publisher is not None:
+                    sent += await kept.redrive([deadletter["id"] for deadletter in page])
+        finally:
+            if publisher is not None:
+                await publisher.stop()
+        return sent
+
+    try:
+        sent = asyncio.run(send())
+    finally:
+        state.close()
     print("dry run: nothing sent" if args.dry_run else f"sent {sent} record(s) back to their topics")
     return 0
+
+
+async def _refuse(records) -> None:
+    raise AssertionError("a dry run sends nothing")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -212,11 +220,17 @@ def parser() -> argparse.ArgumentParser:
     produce = commands.add_parser("produce", help="validate and send the CloudEvents of a JSON Lines file")
     produce.add_argument("file", type=Path)
     produce.add_argument("--kafka-port", type=int)
-    replay = commands.add_parser("replay", help="rebuild the store and the partnerships from the topics, from offset 0")
+    replay = commands.add_parser(
+        "replay", help="rebuild the store and the partnerships from everything accepted (the data dir's journal), "
+                       "or from the topics from offset 0")
     replay.add_argument("--data-dir", type=Path)
     replay.add_argument("--kafka-port", type=int)
-    redrive = commands.add_parser("redrive", help="send dead-lettered records back to their source topics")
+    replay.add_argument("--yes", action="store_true",
+                        help="rebuild a data dir that holds state (beside it, then swapped in; the old one is kept)")
+    replay.add_argument("--from-topics", action="store_true", help="read the topics even when there is a journal")
+    redrive = commands.add_parser("redrive", help="send the dead letters kept in the data dir back to their topics")
     redrive.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
+    redrive.add_argument("--data-dir", type=Path)
     redrive.add_argument("--kafka-port", type=int)
     return root
 

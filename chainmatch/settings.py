@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     # this many requests, refilled at this rate; 0 per minute: no limit.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=60, ge=1)
+    # De-duplication marks, and the outbox rows and settles they point to, are kept this long and at
+    # most this many (each table); the same (source, id) seen again after that is applied again.
+    retention_days: float = Field(default=7.0, gt=0)
+    retention_rows: int = Field(default=1_000_000, ge=1)
+    # At a stop of `up`, how long the workers may go on taking what is left on the embedded broker
+    # (which forgets it); they stop sooner once no batch has come for a second.
+    stop_drain_s: float = Field(default=10.0, ge=0)
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod

@@ -128,4 +128,13 @@ class StateStore(Protocol):
 
     def items(self, table: str) -> list[tuple[str, dict[str, Any]]]: ...
 
+    def page(self, table: str, *, after: str | None = None, limit: int = 100) -> list[tuple[str, dict[str, Any]]]:
+        """Up to `limit` rows in key order, starting after the key `after` (from the first without it)."""
+
+    def count(self, table: str) -> int: ...
+
+    def trim(self, table: str, *, keep: int, written_before: float) -> int:
+        """Delete the rows last written before `written_before` (seconds since the epoch) and, of the
+        others, all but the `keep` written last; returns how many were deleted."""
+
     def close(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -94,7 +95,12 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
             async def consume() -> None:
                 async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
                     batch = [incoming(e) for e in events]
-                    await until_done(partial(handler.handle, batch), f"agent {name}: batch of {len(batch)}")
+                    state.in_flight += 1
+                    try:
+                        await until_done(partial(handler.handle, batch), f"agent {name}: batch of {len(batch)}")
+                    finally:
+                        state.in_flight -= 1
+                        state.last_batch_at = time.monotonic()
                     clock.batch_done(asyncio.get_running_loop().time())
 
             await recorded(name, consume)()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,32 +34,51 @@ from matcher.service import Matcher
 from schemas import EVENT_TYPES
 from schemas.cloudevents import CloudEvent, InvalidEvent, Record, new_event, to_record
 from streams.codec import decode
-from streams.deadletter import deadletter_headers
+from streams.deadletter import TABLE as DEADLETTERS
+from streams.deadletter import deadletter_headers, deadletter_row
+from streams.incoming import Incoming
+from streams.journal import TABLE as JOURNAL
+from streams.journal import journal_rows
 
 Publish = Callable[[Sequence[Record]], Awaitable[None]]
 SOURCE = "chainmatch/matcher"
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One Kafka record as the agent received it."""
+COUNTERS = "counters"
+# What the de-duplication of a replayed batch reads: trimmed by age and count (Retention).
+RETAINED_TABLES = ("seen", "outbox", "settles")
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
+
+@dataclass(frozen=True)
+class Retention:
+    """How long, and how many, de-duplication marks, outbox rows and settles are kept; checked at most
+    every `every_s` seconds."""
+
+    max_age_s: float
+    max_rows: int
+    every_s: float = 60.0
 
 
 @dataclass
 class PipelineState:
-    """What the API reports about the workers: readiness and counts since start."""
+    """What the API reports about the workers: readiness, and this process's counts since its start,
+    persisted with each batch under `writer` (one row per process start, so writers never race)."""
 
     events_processed: int = 0
     deadlettered: int = 0
     assigned: bool = False
     crashed: dict[str, str] = field(default_factory=dict)
+    writer: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # Batches being handled, and time.monotonic() when the last one ended: a stop waits for the input
+    # to go quiet.
+    in_flight: int = 0
+    last_batch_at: float = field(default_factory=time.monotonic)
+
+
+def persisted_totals(state: StateStore) -> dict[str, int]:
+    """The counts of every worker process that ever wrote to this state store."""
+    rows = [doc for _, doc in state.items(COUNTERS)]
+    return {name: sum(row[name] for row in rows) for name in ("events_processed", "deadlettered")}
 
 
 class UnknownPartnership(Exception):
@@ -101,22 +121,30 @@ def partnership_records(events: Sequence[PartnershipEvent], prefix: str) -> dict
 
 
 def _outbox_row(record: Record) -> dict[str, Any]:
+    """Key, value and headers in base64: a dead letter's may be any bytes."""
     topic, key, value, headers = record
-    return {"topic": topic, "key": (key or b"").decode(), "value": base64.b64encode(value).decode(),
-            "headers": [[name, header.decode()] for name, header in headers]}
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return {"topic": topic, "key64": b64(key or b""), "value": b64(value),
+            "headers64": [[name, b64(header)] for name, header in headers]}
 
 
 def _from_outbox(row: dict[str, Any]) -> Record:
-    return (row["topic"], row["key"].encode() or None, base64.b64decode(row["value"]),
-            [(name, header.encode()) for name, header in row["headers"]])
+    if "key64" not in row:  # written before keys and headers were kept in base64
+        return (row["topic"], row["key"].encode() or None, base64.b64decode(row["value"]),
+                [(name, header.encode()) for name, header in row["headers"]])
+    return (row["topic"], base64.b64decode(row["key64"]) or None, base64.b64decode(row["value"]),
+            [(name, base64.b64decode(header)) for name, header in row["headers64"]])
 
 
 class BatchHandler:
     def __init__(self, *, matcher: Matcher, state: StateStore, publish: Publish, prefix: str,
-                 counters: PipelineState, hand_over: bool = False):
+                 counters: PipelineState, hand_over: bool = False, retention: Retention | None = None):
         """`hand_over`: an ingest replica among several; what each batch touched goes to the one
-        partnerships worker as a `chain.profiles.stored` event instead of being settled here."""
+        partnerships worker as a `chain.profiles.stored` event instead of being settled here.
+        `retention`: trim what de-duplication keeps (None: keep everything, as a replay does)."""
         self._matcher = matcher
+        self._retention = retention
+        self._trimmed_at: float | None = None
         self._hand_over = hand_over
         self._state = state
         self._publish = publish
@@ -157,11 +185,26 @@ class BatchHandler:
             self._unsettled_marks.clear()
             await asyncio.to_thread(self._matcher.recover)
             raise
+        await asyncio.to_thread(self._trim_if_due)
+
+    def _trim_if_due(self) -> None:
+        """Drop the marks, outbox rows and settles past the retention; never while a settle's records
+        wait to be sent (their outbox rows are in `pending`)."""
+        now = time.monotonic()
+        retention = self._retention
+        if retention is None or (self._trimmed_at is not None and now - self._trimmed_at < retention.every_s):
+            return
+        self._trimmed_at = now
+        if self._state.count("pending"):
+            return
+        for table in RETAINED_TABLES:
+            self._state.trim(table, keep=retention.max_rows, written_before=time.time() - retention.max_age_s)
 
     async def _handle(self, batch: Sequence[Incoming]) -> None:
         now = datetime.now(UTC)
         decoded: list[tuple[Incoming, CloudEvent]] = []
         dead: dict[str, Record] = {}
+        failed: list[tuple[Incoming, str, str]] = []
         for record in batch:
             try:
                 event = decode(value=record.value, key=record.key, headers=record.headers, now=now)
@@ -170,22 +213,34 @@ class BatchHandler:
                     raise InvalidEvent("WrongTopic", f"{event.type} belongs on {self._prefix}{expected}")
                 decoded.append((record, event))
             except InvalidEvent as error:
-                dead.update([self._deadletter(record, error.error_class, error.message)])
+                failed.append((record, error.error_class, error.message))
         seen = self._state.get_many("seen", [mark(e) for _, e in decoded]) if decoded else {}
         replay = self._outbox_of(seen.values())
         fresh = [(r, e) for r, e in decoded if mark(e) not in seen]
         events, unknown = await asyncio.to_thread(self._apply, fresh)
-        dead.update(self._deadletter(r, type(err).__name__, str(err)) for r, err in unknown)
+        failed.extend((r, type(err).__name__, str(err)) for r, err in unknown)
+        dead = dict(self._deadletter(*failure) for failure in failed)
         records = {**partnership_records(events, self._prefix), **dead}
         if self._hand_over:
             records.update(self._stored_notice(self._matcher.take_changes()))
         marks = {mark(e): {"outbox": sorted(records)} for _, e in fresh}
         outbox = {key: _outbox_row(record) for key, record in records.items()}
-        await asyncio.to_thread(self._matcher.persist, {"seen": marks, "outbox": outbox})
+        processed, deadlettered = self._counters.events_processed + len(batch), self._counters.deadlettered + len(dead)
+        await asyncio.to_thread(self._matcher.persist, {
+            "seen": marks, "outbox": outbox, **self._kept(fresh, failed),
+            COUNTERS: {self._counters.writer: {"events_processed": processed, "deadlettered": deadlettered}}})
         self._unsettled_marks.update(marks)
         await self._publish([*records.values(), *self._outbox_records(replay)])
-        self._counters.events_processed += len(batch)
-        self._counters.deadlettered += len(dead)
+        self._counters.events_processed, self._counters.deadlettered = processed, deadlettered
+
+    def _kept(self, fresh: Sequence[tuple[Incoming, CloudEvent]],
+              failed: Sequence[tuple[Incoming, str, str]]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The journal rows of the records accepted (fresh, not refused, not an internal hand-over
+        notice) and the kept dead letters of the failed ones."""
+        refused = {id(record) for record, _, _ in failed}
+        accepted = [r for r, e in fresh if id(r) not in refused and e.type != "chain.profiles.stored"]
+        return {JOURNAL: journal_rows(accepted, writer=self._counters.writer),
+                DEADLETTERS: dict(deadletter_row(r, error_class=c, error_message=m) for r, c, m in failed)}
 
     async def _settle(self) -> None:
         events = await asyncio.to_thread(self._matcher.settle)

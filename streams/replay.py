@@ -1,16 +1,15 @@
-"""Reading topics from the start with a plain consumer: `chainmatch replay` and `chainmatch redrive`."""
+"""Feeding what was accepted before through the pipeline again (`chainmatch replay`): from the journal
+(streams.journal) or from the topics, read from offset 0 with a plain consumer."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from tqdm import tqdm
 
 from streams.pipeline import BatchHandler, Incoming
-
-DEADLETTER_HEADERS = ("error.class", "error.message", "source.topic", "source.partition", "source.offset")
 
 
 def read_to_end(bootstrap: str, topics: Sequence[str], *, batch: int = 256,
@@ -27,58 +26,52 @@ def read_to_end(bootstrap: str, topics: Sequence[str], *, batch: int = 256,
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         idle = 0
-        with tqdm(unit="record", desc="replay") as bar:
-            while partitions and idle < idle_polls:
-                polled = consumer.poll(timeout_ms=1000, max_records=batch)
-                records = [Incoming(topic=r.topic, partition=r.partition, offset=r.offset, key=r.key, value=r.value,
-                                    headers=list(r.headers or ())) for rs in polled.values() for r in rs]
-                idle = 0 if records else idle + 1
-                if records:
-                    bar.update(len(records))
-                    yield records
+        while partitions and idle < idle_polls:
+            polled = consumer.poll(timeout_ms=1000, max_records=batch)
+            records = [Incoming(topic=r.topic, partition=r.partition, offset=r.offset, key=r.key, value=r.value,
+                                headers=list(r.headers or ())) for rs in polled.values() for r in rs]
+            idle = 0 if records else idle + 1
+            if records:
+                yield records
     finally:
         consumer.close()
 
 
-def replay(bootstrap: str, *, topic_groups: Sequence[Sequence[str]], handler: BatchHandler) -> int:
-    """Feed the topics through the pipeline, group by group (profiles before the decisions on them),
-    settling after each group as a live worker does when its input falls idle."""
+def read_topics(bootstrap: str, topic_groups: Sequence[Sequence[str]]) -> Iterator[list[Incoming]]:
+    """The topics group after group (profiles before the decisions on them)."""
+    for topics in topic_groups:
+        yield from read_to_end(bootstrap, topics)
+
+
+def _runs(batch: Sequence[Incoming], settle_before: Callable[[Incoming], bool]) -> Iterator[tuple[bool, list]]:
+    """The batch cut where `settle_before` changes, each run with its value."""
+    run: list[Incoming] = []
+    for record in batch:
+        if run and settle_before(record) != settle_before(run[0]):
+            yield settle_before(run[0]), run
+            run = []
+        run.append(record)
+    if run:
+        yield settle_before(run[0]), run
+
+
+def replay(batches: Iterable[list[Incoming]], *, handler: BatchHandler, settle_before: Callable[[Incoming], bool],
+           total: int | None = None) -> int:
+    """Feed the records through the pipeline in their order, settling (as a live worker does when its
+    input falls idle) before each run of records that `settle_before` picks (decisions, which need the
+    partnerships proposed first) and at the end; returns how many records were fed, with a progress bar."""
 
     async def run() -> int:
         count = 0
-        for topics in topic_groups:
-            for records in read_to_end(bootstrap, topics):
-                await handler.handle(records)
-                count += len(records)
+        with tqdm(total=total, unit="record", desc="replay") as bar:
+            for batch in batches:
+                for settle_first, records in _runs(batch, settle_before):
+                    if settle_first:
+                        await handler.settle()
+                    await handler.handle(records)
+                    count += len(records)
+                    bar.update(len(records))
             await handler.settle()
         return count
 
     return asyncio.run(run())
-
-
-def redrive(bootstrap: str, *, deadletter_topic: str, dry_run: bool, group: str = "chainmatch-redrive",
-            report: Callable[[str], None] = print) -> int:
-    """Send each dead letter not redriven before back to its source topic, as it was first sent."""
-    consumer = KafkaConsumer(deadletter_topic, bootstrap_servers=bootstrap, group_id=group,
-                             enable_auto_commit=False, auto_offset_reset="earliest", consumer_timeout_ms=8000,
-                             session_timeout_ms=6000, heartbeat_interval_ms=1000)
-    producer = None if dry_run else KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
-    sent = 0
-    try:
-        for record in consumer:
-            headers = dict(record.headers or ())
-            source = headers.get("source.topic", b"").decode()
-            kept = [(k, v) for k, v in record.headers or () if k not in DEADLETTER_HEADERS]
-            report(f"{'would send' if dry_run else 'sent'} {source} key={record.key!r} "
-                   f"({headers.get('error.class', b'?').decode()}: {headers.get('error.message', b'').decode()})")
-            if producer is not None and source:
-                producer.send(source, key=record.key, value=record.value, headers=kept)
-                sent += 1
-        if producer is not None:
-            producer.flush()
-            consumer.commit()
-    finally:
-        consumer.close()
-        if producer is not None:
-            producer.close()
-    return sent

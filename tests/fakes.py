@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from api.keyring import Keyring
 from matcher.adapters.hashing_embedder import HashingEmbedder
+from matcher.adapters.memory_state import MemoryState
 from matcher.adapters.memory_store import MemoryStore
 from matcher.service import Matcher
+from streams.deadletter import KeptDeadLetters
 
 
 class FakeBackend:
@@ -16,6 +18,7 @@ class FakeBackend:
         self._matcher = Matcher(embedder=HashingEmbedder(dimension=64), store=MemoryStore())
         self._matcher.ensure_model()
         self.published = []
+        self.worker_state = MemoryState()
         self._keyring = keyring if keyring is not None else Keyring()
 
     def keyring(self):
@@ -34,6 +37,9 @@ class FakeBackend:
 
     def stats(self):
         return {"events_processed": 3, "deadlettered": 1}
+
+    def deadletters(self):
+        return KeptDeadLetters(self.worker_state, self.publish)
 
     async def publish(self, records):
         self.published.extend(records)

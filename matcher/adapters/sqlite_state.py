@@ -1,4 +1,5 @@
-"""StateStore on SQLite in the data dir: one file, WAL journal, every call one transaction."""
+"""StateStore on SQLite in the data dir: one file, WAL journal, every call one transaction. Each row
+keeps when it was last written (`written`, seconds since the epoch), which `trim` reads."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,12 @@ class SqliteState:
         if not _TABLE.match(table):
             raise ValueError(f"bad table name {table!r}")
         if table not in self._tables:
-            self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, doc TEXT NOT NULL, "
+                             "written REAL NOT NULL DEFAULT 0)")
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "written" not in columns:  # a table made before rows kept their time: they count as written now
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN written REAL NOT NULL DEFAULT {time.time()}")
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_written ON {table} (written)")
             self._tables.add(table)
         return table
 
@@ -48,11 +55,13 @@ class SqliteState:
     def write(self, tables: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
         with self._lock:
             names = {table: self._table(table) for table in tables}
+            now = time.time()
             self._db.execute("BEGIN")
             try:
                 for table, items in tables.items():
-                    self._db.executemany(f"INSERT OR REPLACE INTO {names[table]} (key, doc) VALUES (?, ?)",
-                                         [(k, json.dumps(doc, ensure_ascii=False)) for k, doc in items.items()])
+                    self._db.executemany(
+                        f"INSERT OR REPLACE INTO {names[table]} (key, doc, written) VALUES (?, ?, ?)",
+                        [(k, json.dumps(doc, ensure_ascii=False), now) for k, doc in items.items()])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -73,6 +82,32 @@ class SqliteState:
         with self._lock:
             name = self._table(table)
             return [(key, json.loads(doc)) for key, doc in self._db.execute(f"SELECT key, doc FROM {name}")]
+
+    def page(self, table: str, *, after: str | None = None, limit: int = 100) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            name = self._table(table)
+            rows = self._db.execute(f"SELECT key, doc FROM {name} WHERE key > ? ORDER BY key LIMIT ?",
+                                    (after if after is not None else "", limit))
+            return [(key, json.loads(doc)) for key, doc in rows]
+
+    def count(self, table: str) -> int:
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM {self._table(table)}").fetchone()[0]
+
+    def trim(self, table: str, *, keep: int, written_before: float) -> int:
+        with self._lock:
+            name = self._table(table)
+            self._db.execute("BEGIN")
+            try:
+                old = self._db.execute(f"DELETE FROM {name} WHERE written < ?", (written_before,)).rowcount
+                over = self._db.execute(
+                    f"DELETE FROM {name} WHERE rowid IN (SELECT rowid FROM {name} "
+                    "ORDER BY written DESC, rowid DESC LIMIT -1 OFFSET ?)", (keep,)).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return old + over
 
     def close(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ from builders import make_entity, make_event
 from chainmatch.broker import free_port, port_in_use
 
 STARTUP_S = 180
+STOP_BOUND_S = 30  # a stop with the broker gone: the clients give up on it in a bounded time
 KEY = "durable-staff"
 
 
@@ -95,6 +96,18 @@ def ecosystem(prefix: str) -> list[dict]:
             for n, (role, topic) in enumerate(members)]
 
 
+def bulk(prefix: str, n: int, *, sector: str) -> list[dict]:
+    return [make_event("chain.company.upserted",
+                       make_entity(id=f"{prefix}-{i}", roles=[("chip", "algorithm", "application")[i % 3]],
+                                   sectors=[sector], description=f"{prefix} member {i} for {sector}."),
+                       id=f"{prefix}-event-{i}", source="durability-test") for i in range(n)]
+
+
+def publish_all(up: Up, events: list[dict]) -> None:
+    for start in range(0, len(events), 500):
+        up.publish(events[start : start + 500])
+
+
 def test_everything_a_user_gave_survives_a_restart(tmp_path):
     events = ecosystem("keep")
     up = Up(tmp_path)
@@ -124,21 +137,72 @@ def test_everything_a_user_gave_survives_a_restart(tmp_path):
     last = int(streamed[-1]["id"])
     assert sse(up, last, wanted=1, timeout=3) == [], "nothing new after the last id seen"
 
+    processed = up.http.get("/v1/stats").json()["events_processed"]
+    assert processed >= len(events) + 2, "the counts outlived the restart"
     up.publish(events)  # the same events again: the de-duplication marks outlived the restart too
-    until(lambda: up.http.get("/v1/stats").json()["events_processed"] >= len(events), 30, "the re-sent events")
+    until(lambda: up.http.get("/v1/stats").json()["events_processed"] >= processed + len(events), 30,
+          "the re-sent events")
     assert sse(up, last, wanted=1, timeout=3) == [], "re-sent events published nothing new"
     assert up.http.get(f"/v1/partnerships/{pid}").json() == before[f"/v1/partnerships/{pid}"]
     up.stop()
 
 
-def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy_of_each(tmp_path):
-    events = [make_event("chain.company.upserted",
-                         make_entity(id=f"bulk-{n}", roles=[("chip", "algorithm", "application")[n % 3]],
-                                     sectors=["manufacturing"], description=f"Bulk member {n} for factories."),
-                         id=f"bulk-event-{n}", source="durability-test") for n in range(1500)]
+def chainmatch(*argv: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINMATCH_")}
+    return subprocess.run([sys.executable, "-m", "chainmatch.cli", *argv], capture_output=True, text=True,
+                          timeout=300, env={**env, "CHAINMATCH_MODEL": "hashing:64"})
+
+
+def partnerships(up: Up) -> list[tuple]:
+    return [(p["id"], p["status"], p["score"], [p[role]["id"] for role in ("chip", "algorithm", "application")])
+            for p in up.http.get("/v1/partnerships").json()["items"]]
+
+
+def test_dead_letters_counts_and_the_input_outlive_restarts_and_replay_rebuilds_from_them(tmp_path):
+    from kafka import KafkaProducer
+
+    events = ecosystem("dl")
     up = Up(tmp_path)
-    for start in range(0, len(events), 500):
-        up.publish(events[start : start + 500])
+    up.publish(events)
+    producer = KafkaProducer(bootstrap_servers=f"127.0.0.1:{up.kafka_port}", acks="all", enable_idempotence=False)
+    producer.send("chain.companies.v1", key=b"dl-bad", value=b"{not json", headers=[("trace", b"t-1")])
+    producer.flush()
+    producer.close()
+    wanted = {"events_processed": len(events) + 1, "deadlettered": 1}
+    until(lambda: {k: v for k, v in up.http.get("/v1/stats").json().items() if k in wanted} == wanted, 30,
+          "the events and the dead letter counted")
+    up.stop()
+
+    up = Up(tmp_path)  # a new embedded broker: its topics are empty, the data dir is not
+    stats = up.http.get("/v1/stats").json()
+    assert {k: stats[k] for k in wanted} == wanted and stats["entities"] == len(events)
+    [kept] = up.http.get("/v1/deadletters").json()["items"]
+    assert (kept["topic"], kept["key"], kept["error_class"]) == ("chain.companies.v1", "dl-bad", "NotACloudEvent")
+    assert up.http.post(f"/v1/deadletters/{kept['id']}/redrive").status_code == 202
+    # Sent back as it came, it fails again: a new dead letter, with the original header.
+    [again] = until(lambda: up.http.get("/v1/deadletters").json()["items"], 30, "the redriven record back")
+    assert again["id"] != kept["id"] and up.http.get("/v1/stats").json()["deadlettered"] == 2
+    assert up.http.get(f"/v1/deadletters/{again['id']}").json()["headers"] == [["trace", "t-1"]]
+    before = partnerships(up)
+    up.stop()
+
+    assert "would send" in chainmatch("redrive", "--dry-run", "--data-dir", str(tmp_path)).stdout
+    refused = chainmatch("replay", "--data-dir", str(tmp_path))
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    rebuilt = chainmatch("replay", "--data-dir", str(tmp_path), "--yes")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"replayed {len(events)} record(s) from the journal" in rebuilt.stdout
+    assert f"profiles: {len(events)} -> {len(events)} (0 new, 0 gone, 0 changed)" in rebuilt.stdout
+    up = Up(tmp_path)
+    assert partnerships(up) == before and before  # rebuilt now, so each `updated_at` is of the replay
+    assert len(up.http.get("/v1/deadletters").json()["items"]) == 1
+    up.stop()
+
+
+def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy_of_each(tmp_path):
+    events = bulk("bulk", 1500, sector="manufacturing")
+    up = Up(tmp_path)
+    publish_all(up, events)
     until(lambda: up.http.get("/v1/stats").json()["entities"] > 0, 60, "ingest to begin")
     up.process.send_signal(signal.SIGKILL)
     up.process.wait(timeout=10)
@@ -146,8 +210,7 @@ def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy
 
     up = Up(tmp_path)  # reopens the store the killed process held
     assert 0 < up.http.get("/v1/stats").json()["entities"] <= len(events)
-    for start in range(0, len(events), 500):
-        up.publish(events[start : start + 500])
+    publish_all(up, events)
     until(lambda: up.http.get("/v1/stats").json()["entities"] == len(events), 120, "every entity stored")
     listed, cursor = [], None
     while True:
@@ -156,4 +219,38 @@ def test_a_sigkilled_up_takes_its_broker_along_and_the_next_start_keeps_one_copy
         if not (cursor := page["next_cursor"]):
             break
     assert sorted(listed) == sorted(e["data"]["id"] for e in events), "exactly one copy of each entity"
+    up.stop()
+
+
+def test_a_stop_first_takes_what_was_sent_before_it_from_the_embedded_broker(tmp_path):
+    events = bulk("late", 1000, sector="healthcare")
+    up = Up(tmp_path)
+    publish_all(up, events)  # each batch a 202: the broker has them all
+    up.stop()  # at once: most are still on the broker, which forgets them at its stop
+
+    up = Up(tmp_path)
+    assert up.http.get("/v1/stats").json()["entities"] == len(events)
+    up.stop()
+
+
+def broker_pid(up: Up) -> int:
+    """The embedded broker: the child of `up` that runs the Tansu binary."""
+    children = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(up.process.pid)], capture_output=True,
+                              text=True).stdout.splitlines()
+    [pid] = [int(line.split()[0]) for line in children if "tansu" in line]
+    return pid
+
+
+def test_a_broker_that_dies_first_never_hangs_the_stop(tmp_path):
+    up = Up(tmp_path)
+    up.publish(ecosystem("orphan"))
+    until(lambda: up.http.get("/v1/stats").json()["entities"] == 4, 30, "the profiles stored")
+    os.kill(broker_pid(up), signal.SIGKILL)
+    until(lambda: not port_in_use(up.kafka_port), 5, "the broker gone")
+    started = time.monotonic()
+    up.process.send_signal(signal.SIGTERM)
+    up.process.wait(timeout=STOP_BOUND_S + 30)
+    assert time.monotonic() - started < STOP_BOUND_S, "the stop outlived its bound"
+    up = Up(tmp_path)  # and the data dir is whole
+    assert up.http.get("/v1/stats").json()["entities"] == 4
     up.stop()

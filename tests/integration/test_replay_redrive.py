@@ -1,21 +1,25 @@
-"""`replay` and `redrive` against the real embedded broker."""
+"""`replay` and `redrive`: from the journal in the data dir, and against the real embedded broker."""
 
 from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 from builders import make_entity, make_event
 from kafka import KafkaProducer
 
 from chainmatch.broker import ensure_topics
+from chainmatch.cli import cmd_redrive, cmd_replay, parser
+from chainmatch.settings import Settings
 from matcher.adapters.edge_store import EdgeStore
 from matcher.adapters.sqlite_state import SqliteState
 from matcher.book import VISIBLE
 from matcher.service import Matcher
+from streams.deadletter import KeptDeadLetters, deadletter_row
 from streams.pipeline import BatchHandler, Incoming, PipelineState
-from streams.replay import read_to_end, redrive, replay
+from streams.replay import read_to_end, read_topics, replay
 
 _prefixes = itertools.count(1)
 TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "deadletter.v1")
@@ -98,26 +102,78 @@ def await_replay(broker, prefix, node) -> int:
     groups = [[prefix + t for t in ("companies.v1", "labs.v1", "projects.v1")], [prefix + "curation.v1"]]
     # replay() runs its own event loop, so it runs on a thread of its own here.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(replay, broker.bootstrap, topic_groups=groups, handler=node.handler).result()
+        return pool.submit(replay, read_topics(broker.bootstrap, groups), handler=node.handler,
+                           settle_before=lambda record: record.topic == prefix + "curation.v1").result()
 
 
-def test_redrive_sends_dead_letters_back_once_without_their_error_headers(broker):
-    prefix = fresh_prefix(broker)
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False)
-    producer.send(prefix + "deadletter.v1", key=b"co-1", value=b"original bytes", headers=[
-        ("trace", b"t"), ("error.class", b"SchemaViolation"), ("error.message", b"bad"),
-        ("source.topic", (prefix + "companies.v1").encode()), ("source.partition", b"0"), ("source.offset", b"7")])
-    producer.flush()
-    producer.close()
-    lines: list[str] = []
-    assert redrive(broker.bootstrap, deadletter_topic=prefix + "deadletter.v1", dry_run=True,
-                   group=f"{prefix}redrive", report=lines.append) == 0
-    assert "would send" in lines[0] and "SchemaViolation" in lines[0]
-    assert list(read_to_end(broker.bootstrap, [prefix + "companies.v1"])) == []
-    assert redrive(broker.bootstrap, deadletter_topic=prefix + "deadletter.v1", dry_run=False,
-                   group=f"{prefix}redrive", report=lines.append) == 1
-    [[back]] = list(read_to_end(broker.bootstrap, [prefix + "companies.v1"]))
-    assert isinstance(back, Incoming)
-    assert (back.key, back.value, back.headers) == (b"co-1", b"original bytes", [("trace", b"t")])
-    assert redrive(broker.bootstrap, deadletter_topic=prefix + "deadletter.v1", dry_run=False,
-                   group=f"{prefix}redrive", report=lines.append) == 0
+def incoming(topic: str, offset: int, event: dict) -> Incoming:
+    return Incoming(topic, 0, offset, event["data"].get("id", "").encode() or None, json.dumps(event).encode(), [])
+
+
+def run_cli(command, argv: list[str]) -> int:
+    """A CLI command that runs its own event loop, on a thread of its own."""
+    import concurrent.futures
+
+    args = parser().parse_args(argv)
+    settings = Settings(data_dir=Path(args.data_dir), model="hashing:384",
+                        **({"kafka_port": args.kafka_port} if getattr(args, "kafka_port", None) else {}))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(command, settings, args).result()
+
+
+async def test_replay_rebuilds_an_existing_data_dir_from_its_journal_never_skipping(tmp_path, hashing_embedder,
+                                                                                      capsys):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    live = Node(data_dir, hashing_embedder, "chain.")
+    for offset, (topic, event) in enumerate(events(24)):
+        await live.handler.handle([incoming(f"chain.{topic}", offset, event)])
+        await live.handler.settle()
+    [first, *_] = [r for r in live.matcher.partnerships() if r["rank"] < VISIBLE]
+    decision = make_event("chain.partnership.decision.submitted", {
+        "partnership_id": first["id"], "decision": "approved", "note": "good fit", "by": "Ada"})
+    await live.handler.handle([Incoming("chain.curation.v1", 0, 0, first["id"].encode(),
+                                        json.dumps(decision).encode(), [])])
+    await live.handler.handle([Incoming("chain.companies.v1", 3, 99, b"x", b"not json", [])])
+    expected = live.snapshot()
+    # Derived state gone astray: a profile lost from the store, a partnership record lost.
+    live.store.delete(["rp-0"])
+    live.state.delete("partnerships", [first["id"]])
+    live.close()
+    (data_dir / "staff.key").write_text("cm_kept\n")
+
+    assert run_cli(cmd_replay, ["replay", "--data-dir", str(data_dir)]) == 2  # asks for --yes, changes nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    assert run_cli(cmd_replay, ["replay", "--data-dir", str(data_dir), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "replayed 25 record(s) from the journal" in out and "25 applied, 0 dead-lettered" in out
+    assert "profiles: 23 -> 24 (1 new, 0 gone, 0 changed)" in out
+    assert "partnerships: " in out and "1 new, 0 gone" in out
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("data.before-replay-")]
+    assert (kept / "store").is_dir() and (data_dir / "staff.key").read_text() == "cm_kept\n"
+
+    rebuilt = Node(data_dir, hashing_embedder, "chain.")
+    assert rebuilt.snapshot() == expected
+    assert rebuilt.matcher.partnership(first["id"])["status"] == "approved"
+    assert [d["error_class"] for d in KeptDeadLetters(rebuilt.state, None).page()] == ["NotACloudEvent"]
+    rebuilt.close()
+
+
+def test_redrive_sends_kept_dead_letters_back_once_as_they_came(broker, tmp_path, capsys):
+    prefix = "chain."
+    ensure_topics(broker.bootstrap, [prefix + "companies.v1"], partitions=4)
+    before = sum(len(batch) for batch in read_to_end(broker.bootstrap, [prefix + "companies.v1"]))
+    state = SqliteState(tmp_path / "state.db")
+    record = Incoming(prefix + "companies.v1", 2, 7, b"co-1", b"original bytes", [("trace", b"t")])
+    state.put("deadletters", dict([deadletter_row(record, error_class="SchemaViolation", error_message="bad")]))
+    state.close()
+    argv = ["redrive", "--data-dir", str(tmp_path), "--kafka-port", broker.bootstrap.rsplit(":", 1)[1]]
+    assert run_cli(cmd_redrive, [*argv, "--dry-run"]) == 0
+    assert "would send" in capsys.readouterr().out
+    assert sum(len(batch) for batch in read_to_end(broker.bootstrap, [prefix + "companies.v1"])) == before
+    assert run_cli(cmd_redrive, argv) == 0
+    assert "sent 1 record(s)" in capsys.readouterr().out
+    back = [r for batch in read_to_end(broker.bootstrap, [prefix + "companies.v1"]) for r in batch]
+    assert [(r.key, r.value, r.headers) for r in back[before:]] == [(b"co-1", b"original bytes", [("trace", b"t")])]
+    assert run_cli(cmd_redrive, argv) == 0
+    assert "sent 0 record(s)" in capsys.readouterr().out

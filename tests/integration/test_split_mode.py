@@ -138,3 +138,45 @@ async def test_a_restarted_api_serves_its_partnerships_before_it_reads_the_topic
     state.close()
     reopened = Matcher(embedder=embedder, store=store, state=SqliteState(api_settings.data_dir / STATE_FILE))
     assert [r["id"] for r in reopened.partnerships()] == [event["data"]["id"]]  # and not the invalid one
+
+
+async def test_the_api_apart_counts_and_redrives_what_the_workers_kept(settings, broker, tmp_path):
+    """As in the compose file, the workers and the API share the data dir (each its own files in it):
+    the API reads the workers' counts and dead letters from their state.db."""
+    worker_settings, api_settings = settings
+    api_settings = api_settings.model_copy(update={"data_dir": worker_settings.data_dir})
+    store = QdrantServerStore(QdrantClient(":memory:"), "split")
+    embedder = HashingEmbedder(dimension=64)
+    worker = Runtime(worker_settings, run_workers=True, serve_api=False, embedder=embedder, store=store)
+    api = Runtime(api_settings, run_workers=False, embedder=embedder, store=store)
+    async with worker.lifespan(None), api.lifespan(None), \
+            httpx.AsyncClient(transport=httpx.ASGITransport(create_app(settings=api_settings, backend=api)),
+                              base_url="http://api", headers=STAFF) as http:
+        async def stats() -> dict | None:
+            response = await http.get("/v1/stats")
+            return response.json() if response.status_code == 200 else None
+
+        await until(stats, "the API")
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False)
+        topic, event_type, entity_id, role = TRIO[0]
+        event = make_event(event_type, make_entity(id=entity_id, roles=[role]))
+        producer.send(worker_settings.topic(topic), key=entity_id.encode(), value=json.dumps(event).encode())
+        producer.send(worker_settings.topic(topic), key=b"bad", value=b"[]")
+        producer.flush(timeout=10)
+        producer.close()
+
+        async def counted() -> dict | None:
+            body = await stats()
+            return body if body and body["events_processed"] == 2 and body["deadlettered"] == 1 else None
+
+        assert (await until(counted, "the workers' counts in the API"))["entities"] == 1
+        [kept] = (await http.get("/v1/deadletters")).json()["items"]
+        assert (kept["topic"], kept["key"]) == (worker_settings.topic(topic), "bad")
+        assert (await http.post(f"/v1/deadletters/{kept['id']}/redrive")).status_code == 202
+
+        async def dead_again() -> dict | None:
+            body = await stats()
+            return body if body and body["deadlettered"] == 2 else None
+
+        await until(dead_again, "the redriven record to come back through the workers")
+    store.close()
