@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.keyring import Keyring
 from benchmarks.evaluate import figures, loaded_matcher, matcher_rankers
 from benchmarks.park import Case, cases, pool, rows
 from chainmatch.settings import ApiKey, Settings
@@ -25,6 +26,12 @@ class StoreBackend:
     def stats(self):
         return {"events_processed": 0, "deadlettered": 0}
 
+    def keyring(self):
+        return Keyring()
+
+    def deadletters(self):
+        return None
+
     async def publish(self, records):
         raise AssertionError("nothing is published here")
 
@@ -40,7 +47,7 @@ def dev_matcher(default_embedder, tmp_path_factory):
 
 def test_the_api_serves_the_evaluated_figures(dev_matcher):
     matcher, everyone = dev_matcher
-    client = TestClient(create_app(settings=Settings(api_keys={"k": ApiKey(role="staff")}),
+    client = TestClient(create_app(settings=Settings(api_keys={"k": ApiKey(role="staff")}, rate_limit_per_minute=0),
                                    backend=StoreBackend(matcher)))
     headers = {"Authorization": "Bearer k"}
 
