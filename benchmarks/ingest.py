@@ -20,7 +20,7 @@ from benchmarks.run import default_encoder, encoder_rate
 from chainmatch.broker import free_port
 from schemas.cloudevents import new_event, to_record
 
-COUNT = 640
+COUNT = 2560  # about ten seconds of input: a throughput, not the first batch's latency
 
 
 def served(client: httpx.Client, entity_id: str) -> bool:

@@ -31,6 +31,9 @@ from matcher.triad_lists import TriadLists
 
 Progress = Callable[[str], None]
 REEMBED_BATCH = 64
+# Profiles embedded per model call in a write: small enough that storing and inferring one chunk
+# overlaps the model's work on the next, large enough to keep the model's batches efficient.
+WRITE_CHUNK = 32
 # Candidates per search of a suggestion, however few are shown: the pair score reads more than the
 # vector (sectors, shared terms, mentions), so the best partner need not be among the nearest few.
 MIN_CANDIDATES = 41
@@ -240,24 +243,30 @@ class Matcher:
         return True
 
     def _write(self, profiles: Sequence[Profile]) -> list[Profile]:
-        """Embed in one call; store what declares all its labels first, so that inference for the rest
-        of the batch already learns from them, and the rest only once inferred: a reader never sees a
-        profile without the labels inference gives it."""
-        if not profiles:
-            return []
-        vectors = self._embedder.embed([p.text() for p in profiles])
-        for profile, vector in zip(profiles, vectors, strict=True):
-            self._learn(profile, vector, sign=1)
-        complete = [(p, v) for p, v in zip(profiles, vectors, strict=True) if not self._needs_inference(p)]
-        if complete:
-            self._store.upsert([Point(p.id, v, p.payload()) for p, v in complete])
-        enriched = [self._infer(p, v) if self._needs_inference(p) else p
-                    for p, v in zip(profiles, vectors, strict=True)]
-        inferred = [(p, v) for p, v in zip(enriched, vectors, strict=True) if self._needs_inference(p)]
-        if inferred:
-            self._store.upsert([Point(p.id, v, p.payload()) for p, v in inferred])
+        """Embed and store, a chunk at a time: each chunk's profiles that declare all their labels are
+        stored first, so that inference for the rest already learns from them, and the rest only once
+        inferred, so a reader never sees a profile without the labels inference gives it. An embedder
+        that can (`embed_chunks`) encodes the next chunk meanwhile."""
+        chunks = [profiles[start : start + WRITE_CHUNK] for start in range(0, len(profiles), WRITE_CHUNK)]
+        enriched: list[Profile] = []
+        for chunk, vectors in zip(chunks, self._embedded(chunks), strict=True):
+            for profile, vector in zip(chunk, vectors, strict=True):
+                self._learn(profile, vector, sign=1)
+            complete = [(p, v) for p, v in zip(chunk, vectors, strict=True) if not self._needs_inference(p)]
+            if complete:
+                self._store.upsert([Point(p.id, v, p.payload()) for p, v in complete])
+            done = [self._infer(p, v) if self._needs_inference(p) else p for p, v in zip(chunk, vectors, strict=True)]
+            inferred = [(p, v) for p, v in zip(done, vectors, strict=True) if self._needs_inference(p)]
+            if inferred:
+                self._store.upsert([Point(p.id, v, p.payload()) for p, v in inferred])
+            enriched += done
         self._profiles.forget(p.id for p in profiles)
         return enriched
+
+    def _embedded(self, chunks: Sequence[Sequence[Profile]]) -> Iterable[list[Vector]]:
+        texts = ([p.text() for p in chunk] for chunk in chunks)
+        embed_chunks = getattr(self._embedder, "embed_chunks", None)
+        return embed_chunks(texts) if embed_chunks is not None else map(self._embedder.embed, texts)
 
     @staticmethod
     def _needs_inference(profile: Profile) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -41,6 +41,27 @@ class ProcessEmbedder:
         with self._lock:  # one request in flight: the pipe carries one answer at a time
             self._connection.send(list(texts))
             return self._receive()
+
+    def embed_chunks(self, chunks: Iterable[Sequence[str]]) -> Iterator[list[Vector]]:
+        """Vectors chunk by chunk, the child encoding the next chunk while the caller works on this one:
+        what the caller does with a chunk (store it, infer its labels) overlaps the model's work."""
+        with self._lock:
+            waiting = False
+            try:
+                for chunk in chunks:
+                    if waiting:
+                        ready = self._receive()
+                        self._connection.send(list(chunk))
+                        yield ready
+                    else:
+                        self._connection.send(list(chunk))
+                        waiting = True
+                if waiting:
+                    waiting = False
+                    yield self._receive()
+            finally:
+                if waiting:  # the caller stopped early: take the answer, so the pipe stays in step
+                    self._receive()
 
     def close(self) -> None:
         with self._lock:

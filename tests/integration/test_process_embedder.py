@@ -38,3 +38,18 @@ def test_a_failure_in_the_child_is_raised_here_and_the_child_goes_on():
 def test_a_model_that_cannot_load_is_a_clear_error():
     with pytest.raises(RuntimeError, match="ValueError"):
         ProcessEmbedder(partial(HashingEmbedder, 1))
+
+
+def test_chunks_come_back_in_order_while_the_next_is_encoded_and_an_early_stop_keeps_the_pipe_in_step():
+    embedder = ProcessEmbedder(partial(HashingEmbedder, 16))
+    try:
+        chunks = [[f"text {n}-{k}" for k in range(3)] for n in range(4)]
+        expected = [HashingEmbedder(16).embed(chunk) for chunk in chunks]
+        assert list(embedder.embed_chunks(chunks)) == expected
+        stopped = embedder.embed_chunks(chunks)
+        assert next(stopped) == expected[0]
+        stopped.close()  # the caller gives up with the second chunk still in the child
+        assert embedder.embed(["after"]) == HashingEmbedder(16).embed(["after"])
+        assert list(embedder.embed_chunks([])) == []
+    finally:
+        embedder.close()
