@@ -31,6 +31,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 
 @pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One PostgreSQL 16 server for the session, started from the pgserver wheel in the session's tmp
+    dir (about a second); yields its URL. Tests that write give themselves a schema of their own."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
 def default_embedder() -> UseEmbedder:
     """The real default model (multilingual USE v3, numpy), loaded once: about a second."""
     from matcher.adapters.use_embedder import UseEmbedder

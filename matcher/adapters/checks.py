@@ -5,9 +5,12 @@ The engines would fail too, but each with its own exception type and message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from matcher.ports import INDEXED_FIELDS, Filter, NoCollection, Point, StoreInfo, Vector
+
+_TABLE = re.compile(r"^[a-z_]{1,40}$")
 
 
 def require(info: StoreInfo | None) -> StoreInfo:
@@ -35,3 +38,10 @@ def check_vector(vector: Vector, info: StoreInfo) -> None:
 def check_points(points: Sequence[Point], info: StoreInfo) -> None:
     for point in points:
         check_vector(point.vector, info)
+
+
+def check_table(table: str) -> str:
+    """A state table's name, which the SQL state stores put in their statements: a plain word only."""
+    if not _TABLE.match(table):
+        raise ValueError(f"bad table name {table!r}")
+    return table

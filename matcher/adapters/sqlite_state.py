@@ -4,7 +4,6 @@ keeps when it was last written (`written`, seconds since the epoch), which `trim
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -12,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-_TABLE = re.compile(r"^[a-z_]{1,40}$")
+from matcher.adapters.checks import check_table
 
 
 class SqliteState:
@@ -26,9 +25,7 @@ class SqliteState:
         self._tables: set[str] = set()
 
     def _table(self, table: str) -> str:
-        if not _TABLE.match(table):
-            raise ValueError(f"bad table name {table!r}")
-        if table not in self._tables:
+        if check_table(table) not in self._tables:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, doc TEXT NOT NULL, "
                              "written REAL NOT NULL DEFAULT 0)")
             columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}

@@ -1,19 +1,57 @@
-"""Fixtures of the store contract suite: every test runs once per VectorStore adapter."""
+"""Fixtures of the contract suites: every test runs once per VectorStore adapter (`store`) or once per
+StateStore adapter (`state`)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from matcher.adapters.edge_store import EdgeStore
+from matcher.adapters.memory_state import MemoryState
 from matcher.adapters.memory_store import MemoryStore
+from matcher.adapters.postgres_state import PostgresState
 from matcher.adapters.qdrant_store import QdrantServerStore
-from matcher.ports import StoreInfo, VectorStore
+from matcher.adapters.sqlite_state import SqliteState
+from matcher.ports import StateStore, StoreInfo, VectorStore
 
 STORE_KINDS = ("memory", "edge", "qdrant")
+STATE_KINDS = ("memory", "sqlite", "postgres")
+_SCHEMAS = itertools.count()
 
 StoreFactory = Callable[[str], VectorStore]
+StateFactory = Callable[[str], StateStore]
+
+
+@pytest.fixture
+def state_factory(request, tmp_path) -> Iterator[StateFactory]:
+    """make(kind) -> a state store; every one of a kind opens the same data (one SQLite file, one
+    PostgreSQL schema of this test's own on the session's server, which starts on first use). All are
+    closed after the test."""
+    opened: list[StateStore] = []
+    schema = f"test_{next(_SCHEMAS)}"
+
+    def make(kind: str) -> StateStore:
+        if kind == "memory":
+            state: StateStore = MemoryState()
+        elif kind == "sqlite":
+            state = SqliteState(tmp_path / "state.db")
+        elif kind == "postgres":
+            state = PostgresState(request.getfixturevalue("postgres"), schema=schema)
+        else:
+            raise ValueError(kind)
+        opened.append(state)
+        return state
+
+    yield make
+    for state in opened:
+        state.close()
+
+
+@pytest.fixture(params=STATE_KINDS)
+def state(request, state_factory) -> StateStore:
+    return state_factory(request.param)
 
 
 @pytest.fixture

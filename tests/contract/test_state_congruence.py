@@ -1,18 +1,11 @@
-"""One suite over both StateStore adapters."""
+"""One suite over every StateStore adapter (the `state` fixture: memory, SQLite and PostgreSQL on a real
+server), and what only the SQL ones do."""
 
 from __future__ import annotations
 
 import pytest
 
-from matcher.adapters.memory_state import MemoryState
 from matcher.adapters.sqlite_state import SqliteState
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def state(request, tmp_path):
-    store = MemoryState() if request.param == "memory" else SqliteState(tmp_path / "state.db")
-    yield store
-    store.close()
 
 
 def test_put_get_delete_and_items(state):
@@ -33,11 +26,13 @@ def test_documents_come_back_as_copies(state):
     assert state.get_many("t", ["k"])["k"] == {"list": [1]}
 
 
-def test_sqlite_refuses_table_names_that_are_not_plain_words(tmp_path):
-    state = SqliteState(tmp_path / "state.db")
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_sql_stores_refuse_table_names_that_are_not_plain_words(kind, state_factory):
+    state = state_factory(kind)
     with pytest.raises(ValueError):
         state.put("x; DROP TABLE y", {"k": {}})
-    state.close()
+    with pytest.raises(ValueError):
+        state.get_many("Marks", ["k"])
 
 
 def test_sqlite_state_survives_reopening(tmp_path):
@@ -81,3 +76,42 @@ def test_sqlite_rows_written_before_rows_kept_their_time_count_as_written_when_o
     assert state.trim("seen", keep=10, written_before=1.0) == 0
     assert state.items("seen") == [("a", {})]
     state.close()
+
+
+def test_postgres_state_survives_reopening_and_is_shared_by_every_process_that_opens_it(state_factory):
+    first, second = state_factory("postgres"), state_factory("postgres")  # the same schema, two connections
+    first.put("marks", {f"k{n}": {"n": n} for n in range(1200)})
+    assert len(second.get_many("marks", [f"k{n}" for n in range(1200)])) == 1200
+    second.write({"marks": {"k0": {"n": -1}}, "deadletters": {"d": {"why": "好"}}})
+    first.close()
+    again = state_factory("postgres")
+    assert again.get_many("marks", ["k0"]) == {"k0": {"n": -1}} and again.count("deadletters") == 1
+
+
+def test_postgres_write_is_all_or_nothing(state_factory):
+    state = state_factory("postgres")
+    state.put("a", {"k": {"n": 1}})
+    with pytest.raises(TypeError):  # the second table's document is not JSON: the first table keeps its old row
+        state.write({"a": {"k": {"n": 2}}, "b": {"k": {"n": {1, 2}}}})
+    assert state.items("a") == [("k", {"n": 1})] and state.items("b") == []
+
+
+def test_postgres_pages_in_the_order_python_compares_keys(state_factory):
+    state = state_factory("postgres")
+    keys = ["b", "B", "a", "ä", "Z", "a-1", "a_1", "好", "10", "9"]
+    state.put("log", {key: {} for key in keys})
+    assert [key for key, _ in state.page("log", limit=100)] == sorted(keys)
+
+
+def test_postgres_reconnects_after_the_server_drops_the_connection(state_factory, postgres):
+    import psycopg
+
+    state = state_factory("postgres")
+    state.put("marks", {"k": {"n": 1}})
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE pid <> pg_backend_pid() AND datname = current_database()")
+    with pytest.raises(psycopg.OperationalError):
+        state.get_many("marks", ["k"])
+    assert state.get_many("marks", ["k"]) == {"k": {"n": 1}}
+
