@@ -15,7 +15,7 @@ from typing import Any
 from api.keyring import Keyring
 from chainmatch.settings import Settings
 from matcher.adapters.label_files import load_label_models
-from matcher.ports import Embedder, StoreInfo, VectorStore
+from matcher.ports import Embedder, StateStore, StoreInfo, VectorStore
 from matcher.service import Matcher
 from schemas.cloudevents import Record
 
@@ -63,6 +63,30 @@ def build_store(settings: Settings) -> VectorStore:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         return QdrantServerStore.from_url(settings.qdrant_url, api_key, settings.collection)
     return open_embedded_store(settings)
+
+
+def open_worker_state(settings: Settings) -> StateStore:
+    """The workers' state store: PostgreSQL at CHAINMATCH_STATE_URL (schema CHAINMATCH_STATE_SCHEMA),
+    else the SQLite file in the data dir."""
+    if settings.state_url:
+        from matcher.adapters.postgres_state import PostgresState
+
+        return PostgresState(settings.state_url.get_secret_value(), schema=settings.state_schema)
+    from matcher.adapters.sqlite_state import SqliteState
+
+    return SqliteState(settings.data_dir / WORKER_STATE_FILE)
+
+
+def holds_worker_state(settings: Settings) -> bool:
+    """Whether the workers have written state where `open_worker_state` would open it (without opening
+    it in SQLite's case, which would create the file)."""
+    if not settings.state_url:
+        return (settings.data_dir / WORKER_STATE_FILE).exists()
+    state = open_worker_state(settings)
+    try:
+        return bool(state.tables())
+    finally:
+        state.close()
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -113,7 +137,7 @@ class Runtime:
     `chainmatch worker`. The worker and the API processes share only Kafka and the vector store.
 
     `run_workers`: the stream workers run here, over a matcher whose partnership book is theirs
-    (data_dir/state.db). `serve_api`: the API's own edges run here, the subscribers and, when the
+    (open_worker_state). `serve_api`: the API's own edges run here, the subscribers and, when the
     workers run elsewhere, a read model of their partnerships (subscribers.partnerships). Startup runs
     in the background, so /healthz answers 503 until it is done.
     """
@@ -141,7 +165,7 @@ class Runtime:
         self._subscribers: Any = None
         self._read_model: Any = None
         self._keyring = load_keyring(settings.data_dir)
-        # The workers' state store (data_dir/state.db): their counts and kept dead letters, read by the
+        # The workers' state store (open_worker_state): their counts and kept dead letters, read by the
         # API in both deployments.
         self._worker_state: Any = None
         self._broker_gone = False
@@ -248,14 +272,13 @@ class Runtime:
             progress(f"startup failed: {self._failure}")
 
     async def _start_workers(self, stack: contextlib.AsyncExitStack, publisher: Any) -> Matcher:
-        """The faust app over a matcher that computes the partnerships and keeps them in state.db."""
+        """The faust app over a matcher that computes the partnerships and keeps them in the workers' state."""
         from faust.contrib.asgi import faust_app_running
 
-        from matcher.adapters.sqlite_state import SqliteState
         from streams.app import create_app as create_stream_app
         from streams.pipeline import BatchHandler, Retention
 
-        state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
+        state = await asyncio.to_thread(open_worker_state, self.settings)
         stack.callback(state.close)
         self._worker_state = state
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
@@ -328,7 +351,7 @@ class Runtime:
             await asyncio.sleep(1)
         state = SqliteState(self.settings.data_dir / STATE_FILE)
         stack.callback(state.close)
-        self._worker_state = SqliteState(self.settings.data_dir / WORKER_STATE_FILE)
+        self._worker_state = await asyncio.to_thread(open_worker_state, self.settings)
         stack.callback(self._worker_state.close)
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
                           label_models=load_label_models(self._embedder.name))

@@ -160,16 +160,16 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_redrive(settings: Settings, args: argparse.Namespace) -> int:
-    """Send every dead letter kept in the data dir back to its topic, then forget it."""
-    from chainmatch.bootstrap import WORKER_STATE_FILE
-    from matcher.adapters.sqlite_state import SqliteState
+    """Send every dead letter kept in the workers' state back to its topic, then forget it."""
+    from chainmatch.bootstrap import holds_worker_state, open_worker_state
     from streams.deadletter import KeptDeadLetters
     from streams.publisher import KafkaPublisher
 
-    if not (settings.data_dir / WORKER_STATE_FILE).exists():
-        print(f"no dead letters: {settings.data_dir} holds no workers' state")
+    if not holds_worker_state(settings):
+        where = f"schema {settings.state_schema} of the state database" if settings.state_url else settings.data_dir
+        print(f"no dead letters: {where} holds no workers' state")
         return 0
-    state = SqliteState(settings.data_dir / WORKER_STATE_FILE)
+    state = open_worker_state(settings)
 
     async def send() -> int:
         publisher = None if args.dry_run else KafkaPublisher(settings.bootstrap)

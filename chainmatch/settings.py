@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     data_dir: Path = Path("data")
+    # The workers' state (partnership records, decisions, feedback, de-duplication marks, the journal,
+    # dead letters, counts): PostgreSQL when set (postgresql://user:password@host/db), shared by every
+    # process on any machine; unset, SQLite in the data dir (state.db), for one host.
+    state_url: SecretStr | None = None
+    # The PostgreSQL schema that holds it, so that deployments can share a database.
+    state_schema: str = Field(default="chainmatch", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     model: str | None = None
     # BLAS threads of the default encoder's child process: one leaves the other core to the API.
     model_threads: int = Field(default=1, ge=1, le=64)
@@ -88,6 +94,13 @@ class Settings(BaseSettings):
     def _schedule_non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if any(delay < 0 for delay in value):
             raise ValueError("retry delays must be >= 0 seconds")
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_url_is_postgres(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("the state URL must be a PostgreSQL one: postgresql://user:password@host:5432/db")
         return value
 
     @field_validator("model")

@@ -124,6 +124,14 @@ class PostgresState:
                 ).format(name), (keep,)).rowcount
             return old + over
 
+    def tables(self) -> list[str]:
+        """The tables of the schema, made by any process (not part of the port: for the commands that
+        look at the state as a whole, like `chainmatch replay`)."""
+        with self._lock:
+            rows = self._conn().execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                                        "ORDER BY table_name", (self._schema,))
+            return [name for (name,) in rows]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -115,3 +115,11 @@ def test_postgres_reconnects_after_the_server_drops_the_connection(state_factory
         state.get_many("marks", ["k"])
     assert state.get_many("marks", ["k"]) == {"k": {"n": 1}}
 
+
+
+def test_postgres_lists_the_tables_any_process_made(state_factory):
+    first, second = state_factory("postgres"), state_factory("postgres")
+    assert first.tables() == []
+    second.put("seen", {"k": {}})
+    second.count("journal")
+    assert first.tables() == ["journal", "seen"]
