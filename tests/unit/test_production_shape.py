@@ -80,6 +80,8 @@ def test_every_chainmatch_variable_is_one_the_settings_read_and_parses(service, 
     settings = Settings(_env_file=None)
     # Running apart needs both servers: an embedded broker or Edge shard would be private to one container.
     assert not settings.embedded_broker and settings.qdrant_url
+    # and the workers' state in PostgreSQL: replicas on several hosts cannot share a SQLite file.
+    assert settings.state_url is not None
     assert str(settings.data_dir) == "/data"
 
 
@@ -91,7 +93,12 @@ def test_connection_variables_point_at_the_kafka_and_qdrant_services(service):
     assert set(environment["CHAINMATCH_KAFKA_BOOTSTRAP"].split(",")) <= advertised
     qdrant = urlsplit(environment["CHAINMATCH_QDRANT_URL"])
     assert qdrant.hostname == "qdrant" and qdrant.port == 6333
-    assert set(SERVICES[service]["depends_on"]) == {"kafka", "qdrant"}
+    state = urlsplit(environment["CHAINMATCH_STATE_URL"])
+    postgres = SERVICES["postgres"]["environment"]
+    assert (state.scheme, state.hostname, state.port) == ("postgresql", "postgres", 5432)
+    assert (state.username, state.password, state.path) == (
+        postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], "/" + postgres["POSTGRES_DB"])
+    assert set(SERVICES[service]["depends_on"]) == {"kafka", "qdrant", "postgres"}
     assert all(d["condition"] == "service_healthy" for d in SERVICES[service]["depends_on"].values())
 
 
@@ -145,6 +152,10 @@ def test_every_service_has_a_health_check_and_its_state_on_a_named_volume():
     used = set()
     for name, service in SERVICES.items():
         assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
+        if name in ("worker", "partnerships"):
+            # Nothing of their own to keep (state in PostgreSQL), so no file that replicas could share.
+            assert "volumes" not in service, name
+            continue
         volumes = [v.split(":")[0] for v in service["volumes"]]
         assert volumes and set(volumes) <= declared, name
         used |= set(volumes)
@@ -194,6 +205,14 @@ def test_chainmatch_health_check_passes_on_200_and_fails_on_503_or_nothing(servi
     health_server.shutdown()
     health_server.server_close()
     assert run_check(test, {"CHAINMATCH_PORT": port}) != 0
+
+
+def test_postgres_is_the_official_image_of_the_major_version_the_tests_run_against():
+    postgres = SERVICES["postgres"]
+    image, version = postgres["image"].split(":")
+    assert image == "postgres" and version.split(".")[0] == "16"  # pgserver 0.1.4 runs PostgreSQL 16.2
+    assert postgres["healthcheck"]["test"][1].startswith("pg_isready")
+    assert "postgres-data:/var/lib/postgresql/data" in postgres["volumes"]
 
 
 def test_qdrant_health_check_reads_the_readiness_status(health_server):
