@@ -1,7 +1,8 @@
 """`chainmatch replay`: rebuild a data dir's store and partnerships from everything its workers ever
-accepted. The rebuild is made in a new dir beside the data dir, from a copy of what is not derived
-(dead letters, counts, subscriptions, keys), and then takes the data dir's place; the old dir is kept
-beside it, so a rebuild never loses what it replaces."""
+accepted. The rebuild is made in a new dir beside the data dir (and, with the workers' state in
+PostgreSQL, in a new schema beside theirs), from a copy of what is not derived (dead letters, counts,
+subscriptions, keys), and then takes the data dir's (and schema's) place; the old ones are kept
+beside them, so a rebuild never loses what it replaces."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from chainmatch.bootstrap import WORKER_STATE_FILE, StoreInUse, build_embedder, build_store, close_embedder, progress
+from chainmatch.bootstrap import (
+    WORKER_STATE_FILE,
+    StoreInUse,
+    build_embedder,
+    build_store,
+    close_embedder,
+    holds_worker_state,
+    open_worker_state,
+    progress,
+)
 from chainmatch.settings import Settings
 from matcher.adapters.label_files import load_label_models
 from matcher.adapters.sqlite_state import SqliteState
@@ -35,22 +44,28 @@ DERIVED_TABLES = ("seen", "outbox", "settles", "pending", "partnerships", "feedb
 NOT_COPIED = {"store", STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", "faust", "tansu.log"}
 
 
-def holds_state(data_dir: Path) -> bool:
-    return (data_dir / "store").exists() or (data_dir / STATE_FILE).exists()
+def holds_state(settings: Settings) -> bool:
+    return (settings.data_dir / "store").exists() or holds_worker_state(settings)
 
 
 def stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def prepare(data_dir: Path, new_dir: Path) -> None:
-    """`new_dir` with what of `data_dir` is not derived: a consistent copy of the state store (SQLite's
-    backup, safe while another process writes it) without the derived tables, and the other files."""
+def prepare(settings: Settings, target: Settings) -> None:
+    """`target` with what of `settings` is not derived: the files of the data dir and a copy of the
+    workers' state without the derived tables (in PostgreSQL: into the target's schema, in one
+    transaction; in SQLite: by SQLite's backup, safe while another process writes it)."""
+    data_dir, new_dir = settings.data_dir, target.data_dir
     new_dir.mkdir(parents=True)
     for path in data_dir.iterdir():
         if path.name not in NOT_COPIED:
             (shutil.copytree if path.is_dir() else shutil.copy2)(path, new_dir / path.name)
-    if (data_dir / STATE_FILE).exists():
+    if settings.state_url:
+        state = open_worker_state(target)
+        state.copy_from(settings.state_schema, skip=DERIVED_TABLES)
+        state.close()
+    elif (data_dir / STATE_FILE).exists():
         with sqlite3.connect(data_dir / STATE_FILE) as source, sqlite3.connect(new_dir / STATE_FILE) as copy:
             source.backup(copy)
         source.close()
@@ -61,12 +76,29 @@ def prepare(data_dir: Path, new_dir: Path) -> None:
         state.close()
 
 
-def swap(data_dir: Path, new_dir: Path, suffix: str) -> Path:
-    """Put `new_dir` in the place of `data_dir`; returns where the old one is kept."""
+def swap(settings: Settings, target: Settings, suffix: str) -> str:
+    """Put `target`'s data dir (and schema) in the place of `settings`'; returns where the old ones are kept."""
+    data_dir, new_dir = settings.data_dir, target.data_dir
     kept = data_dir.with_name(f"{data_dir.name}.before-replay-{suffix}")
     data_dir.rename(kept)
     new_dir.rename(data_dir)
-    return kept
+    if not settings.state_url:
+        return str(kept)
+    from matcher.adapters.postgres_state import swap_schemas
+
+    kept_schema = f"{settings.state_schema}_before_replay_{suffix.lower()}"
+    swap_schemas(settings.state_url.get_secret_value(), schema=settings.state_schema,
+                 replacement=target.state_schema, keep_as=kept_schema)
+    return f"{kept} and schema {kept_schema}"
+
+
+def discard(target: Settings) -> None:
+    """Remove what a replay built beside the data dir (and schema)."""
+    shutil.rmtree(target.data_dir)
+    if target.state_url:
+        from matcher.adapters.postgres_state import drop_schema
+
+        drop_schema(target.state_url.get_secret_value(), target.state_schema)
 
 
 @dataclass(frozen=True)
@@ -149,7 +181,7 @@ def _replay_into(settings: Settings, source: Source) -> Outcome:
     with contextlib.ExitStack() as stack:
         store = build_store(settings)
         stack.callback(store.close)
-        state = SqliteState(settings.data_dir / STATE_FILE)
+        state = open_worker_state(settings)
         stack.callback(state.close)
         embedder = build_embedder(settings)
         stack.callback(close_embedder, embedder)
@@ -171,7 +203,7 @@ def run_replay(settings: Settings, *, confirmed: bool, from_topics: bool) -> int
     """`chainmatch replay`: an empty data dir is built in place; one that holds state only with
     `confirmed`, beside it, then swapped in."""
     data_dir = settings.data_dir
-    in_place = not holds_state(data_dir)
+    in_place = not holds_state(settings)
     if not in_place and not confirmed:
         progress(f"{data_dir} holds a store and partnerships: replay rebuilds them in a new dir beside it and "
                  f"swaps it in, keeping the old one as {data_dir.name}.before-replay-<time>. Add --yes to go ahead.")
@@ -185,7 +217,7 @@ def run_replay(settings: Settings, *, confirmed: bool, from_topics: bool) -> int
                 progress(str(error))
                 return 2
             stack.callback(old_store.close)
-            old_state = SqliteState(data_dir / STATE_FILE)
+            old_state = open_worker_state(settings)
             stack.callback(old_state.close)
             before = snapshot(old_store, old_state)
         source = _source(settings, old_state, from_topics=from_topics)
@@ -195,15 +227,17 @@ def run_replay(settings: Settings, *, confirmed: bool, from_topics: bool) -> int
             return 1
         progress(f"replaying {source.name}")
         suffix = stamp()
-        target = data_dir if in_place else data_dir.with_name(f"{data_dir.name}.replay-{suffix}")
+        target = settings if in_place else settings.model_copy(update={
+            "data_dir": data_dir.with_name(f"{data_dir.name}.replay-{suffix}"),
+            "state_schema": f"{settings.state_schema}_replay_{suffix.lower()}"})
         if in_place:
             data_dir.mkdir(parents=True, exist_ok=True)
         else:
-            prepare(data_dir, target)
-        outcome = _replay_into(settings.model_copy(update={"data_dir": target}), source)
+            prepare(settings, target)
+        outcome = _replay_into(target, source)
     if not in_place and before.entities and not outcome.fed:
         progress(f"nothing to replay in {source.name}: {data_dir} is left as it was")
-        shutil.rmtree(target)
+        discard(target)
         return 1
     print(f"replayed {outcome.fed} record(s) from {source.name}: {outcome.applied} applied, "
           f"{outcome.deadlettered} dead-lettered, {outcome.fed - outcome.applied - outcome.deadlettered} "
@@ -213,5 +247,5 @@ def run_replay(settings: Settings, *, confirmed: bool, from_topics: bool) -> int
     print(f"counts kept: {outcome.totals['events_processed']} processed, {outcome.totals['deadlettered']} "
           "dead-lettered")
     if not in_place:
-        print(f"rebuilt {data_dir}; the old one is kept as {swap(data_dir, target, suffix)} (delete it when satisfied)")
+        print(f"rebuilt {data_dir}; the old one is kept as {swap(settings, target, suffix)} (delete it when satisfied)")
     return 0

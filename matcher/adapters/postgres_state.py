@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from matcher.adapters.checks import check_table
@@ -132,6 +132,30 @@ class PostgresState:
                                         "ORDER BY table_name", (self._schema,))
             return [name for (name,) in rows]
 
+    def copy_from(self, schema: str, *, skip: Collection[str] = ()) -> None:
+        """Copy the tables of another schema of the same database but those in `skip`, with when each row
+        was written and in the order written (for `chainmatch replay`, which rebuilds in a new schema)."""
+        with self._lock:
+            db = self._conn()
+            source = db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                                (schema,)).fetchall()
+            with db.transaction():
+                for table in [table for (table,) in source if table not in skip]:
+                    db.execute(sql.SQL("INSERT INTO {} (key, doc, written) SELECT key, doc, written FROM {} "
+                                       "ORDER BY seq").format(self._table(db, table), sql.Identifier(schema, table)))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def swap_schemas(url: str, *, schema: str, replacement: str, keep_as: str) -> None:
+    """In one transaction: `schema` becomes `keep_as` and `replacement` takes its name."""
+    with psycopg.connect(url) as db, db.transaction():
+        db.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(schema), sql.Identifier(keep_as)))
+        db.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(replacement), sql.Identifier(schema)))
+
+
+def drop_schema(url: str, schema: str) -> None:
+    with psycopg.connect(url) as db:
+        db.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from builders import make_entity, make_event
 from kafka import KafkaProducer
 
+from chainmatch.bootstrap import open_worker_state
 from chainmatch.broker import ensure_topics
 from chainmatch.cli import cmd_redrive, cmd_replay, parser
 from chainmatch.settings import Settings
@@ -22,6 +24,7 @@ from streams.pipeline import BatchHandler, Incoming, PipelineState
 from streams.replay import read_to_end, read_topics, replay
 
 _prefixes = itertools.count(1)
+_schemas = itertools.count(1)
 TOPICS = ("companies.v1", "labs.v1", "projects.v1", "curation.v1", "deadletter.v1")
 
 
@@ -34,8 +37,9 @@ def fresh_prefix(broker) -> str:
 class Node:
     """A matcher over its own Edge shard and state, fed through the real pipeline."""
 
-    def __init__(self, folder, embedder, prefix):
-        self.store, self.state = EdgeStore(folder / "store"), SqliteState(folder / "state.db")
+    def __init__(self, folder, embedder, prefix, **state_settings):
+        self.store = EdgeStore(folder / "store")
+        self.state = open_worker_state(Settings(_env_file=None, data_dir=folder, **state_settings))
         self.matcher = Matcher(embedder=embedder, store=self.store, state=self.state)
         self.matcher.ensure_model()
 
@@ -110,22 +114,31 @@ def incoming(topic: str, offset: int, event: dict) -> Incoming:
     return Incoming(topic, 0, offset, event["data"].get("id", "").encode() or None, json.dumps(event).encode(), [])
 
 
-def run_cli(command, argv: list[str]) -> int:
+@pytest.fixture(params=["sqlite", "postgres"])
+def state_settings(request) -> dict:
+    """The settings that put the workers' state in the data dir's state.db, or in a PostgreSQL schema
+    of the test's own on the session's server."""
+    if request.param == "sqlite":
+        return {}
+    return {"state_url": request.getfixturevalue("postgres"), "state_schema": f"replay_{next(_schemas)}"}
+
+
+def run_cli(command, argv: list[str], **settings_overrides) -> int:
     """A CLI command that runs its own event loop, on a thread of its own."""
     import concurrent.futures
 
     args = parser().parse_args(argv)
-    settings = Settings(data_dir=Path(args.data_dir), model="hashing:384",
+    settings = Settings(data_dir=Path(args.data_dir), model="hashing:384", **settings_overrides,
                         **({"kafka_port": args.kafka_port} if getattr(args, "kafka_port", None) else {}))
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(command, settings, args).result()
 
 
 async def test_replay_rebuilds_an_existing_data_dir_from_its_journal_never_skipping(tmp_path, hashing_embedder,
-                                                                                      capsys):
+                                                                                      capsys, state_settings):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    live = Node(data_dir, hashing_embedder, "chain.")
+    live = Node(data_dir, hashing_embedder, "chain.", **state_settings)
     for offset, (topic, event) in enumerate(events(24)):
         await live.handler.handle([incoming(f"chain.{topic}", offset, event)])
         await live.handler.settle()
@@ -142,9 +155,9 @@ async def test_replay_rebuilds_an_existing_data_dir_from_its_journal_never_skipp
     live.close()
     (data_dir / "staff.key").write_text("cm_kept\n")
 
-    assert run_cli(cmd_replay, ["replay", "--data-dir", str(data_dir)]) == 2  # asks for --yes, changes nothing
+    assert run_cli(cmd_replay, ["replay", "--data-dir", str(data_dir)], **state_settings) == 2  # asks for --yes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
-    assert run_cli(cmd_replay, ["replay", "--data-dir", str(data_dir), "--yes"]) == 0
+    assert run_cli(cmd_replay, ["replay", "--data-dir", str(data_dir), "--yes"], **state_settings) == 0
     out = capsys.readouterr().out
     assert "replayed 25 record(s) from the journal" in out and "25 applied, 0 dead-lettered" in out
     assert "profiles: 23 -> 24 (1 new, 0 gone, 0 changed)" in out
@@ -152,7 +165,9 @@ async def test_replay_rebuilds_an_existing_data_dir_from_its_journal_never_skipp
     [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("data.before-replay-")]
     assert (kept / "store").is_dir() and (data_dir / "staff.key").read_text() == "cm_kept\n"
 
-    rebuilt = Node(data_dir, hashing_embedder, "chain.")
+    if state_settings:  # the old schema is kept beside the rebuilt one, which took its name
+        assert f"and schema {state_settings['state_schema']}_before_replay_" in out
+    rebuilt = Node(data_dir, hashing_embedder, "chain.", **state_settings)
     assert rebuilt.snapshot() == expected
     assert rebuilt.matcher.partnership(first["id"])["status"] == "approved"
     assert [d["error_class"] for d in KeptDeadLetters(rebuilt.state, None).page()] == ["NotACloudEvent"]
