@@ -77,6 +77,13 @@ def open_worker_state(settings: Settings) -> StateStore:
     return SqliteState(settings.data_dir / WORKER_STATE_FILE)
 
 
+def worker_state_place(settings: Settings) -> str:
+    """Where the workers' state is, for messages."""
+    if settings.state_url:
+        return f"schema {settings.state_schema} of the state database"
+    return str(settings.data_dir)
+
+
 def holds_worker_state(settings: Settings) -> bool:
     """Whether the workers have written state where `open_worker_state` would open it (without opening
     it in SQLite's case, which would create the file)."""

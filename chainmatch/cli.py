@@ -161,13 +161,12 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_redrive(settings: Settings, args: argparse.Namespace) -> int:
     """Send every dead letter kept in the workers' state back to its topic, then forget it."""
-    from chainmatch.bootstrap import holds_worker_state, open_worker_state
+    from chainmatch.bootstrap import holds_worker_state, open_worker_state, worker_state_place
     from streams.deadletter import KeptDeadLetters
     from streams.publisher import KafkaPublisher
 
     if not holds_worker_state(settings):
-        where = f"schema {settings.state_schema} of the state database" if settings.state_url else settings.data_dir
-        print(f"no dead letters: {where} holds no workers' state")
+        print(f"no dead letters: {worker_state_place(settings)} holds no workers' state")
         return 0
     state = open_worker_state(settings)
 

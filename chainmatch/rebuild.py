@@ -24,6 +24,7 @@ from chainmatch.bootstrap import (
     holds_worker_state,
     open_worker_state,
     progress,
+    worker_state_place,
 )
 from chainmatch.settings import Settings
 from matcher.adapters.label_files import load_label_models
@@ -154,7 +155,8 @@ def _source(settings: Settings, old_state: StateStore | None, *, from_topics: bo
 
     journaled = old_state.count(JOURNAL) if old_state is not None and not from_topics else 0
     if journaled:
-        return Source(f"the journal in {settings.data_dir} ({journaled} records)", read_journal(old_state), journaled)
+        return Source(f"the journal in {worker_state_place(settings)} ({journaled} records)", read_journal(old_state),
+                      journaled)
     if not answers(settings.bootstrap):
         return None
     groups = [[settings.topic(t) for t in ("companies.v1", "labs.v1", "projects.v1")],
@@ -222,7 +224,7 @@ def run_replay(settings: Settings, *, confirmed: bool, from_topics: bool) -> int
             before = snapshot(old_store, old_state)
         source = _source(settings, old_state, from_topics=from_topics)
         if source is None:
-            progress(f"nothing to replay from: no journal in {data_dir} and no broker answers at "
+            progress(f"nothing to replay from: no journal in {worker_state_place(settings)} and no broker answers at "
                      f"{settings.bootstrap}; {data_dir} is left as it was")
             return 1
         progress(f"replaying {source.name}")

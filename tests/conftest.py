@@ -31,12 +31,16 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One PostgreSQL 16 server for the session, started from the pgserver wheel in the session's tmp
-    dir (about a second); yields its URL. Tests that write give themselves a schema of their own."""
+def postgres() -> Iterator[str]:
+    """One PostgreSQL 16 server for the session, started from the pgserver wheel in a tmp dir of its
+    own (about a second) and deleted with it; yields its URL. Tests that write give themselves a schema
+    of their own. Not under pytest's tmp dir: run as root, pgserver runs the server as its own user, and
+    every pytest that starts makes /tmp/pytest-of-<user> private to its owner again."""
+    import tempfile
+
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="chainmatch-postgres-"), cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
 
