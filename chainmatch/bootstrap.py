@@ -285,6 +285,8 @@ class Runtime:
         from streams.app import create_app as create_stream_app
         from streams.pipeline import BatchHandler, Retention
 
+        # faust keeps its files in the data dir, which no state file creates when the state is in PostgreSQL.
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         state = await asyncio.to_thread(open_worker_state, self.settings)
         stack.callback(state.close)
         self._worker_state = state

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from builders import make_entity, make_event
 from kafka import KafkaProducer
+from pydantic import SecretStr
 from qdrant_client import QdrantClient
 
 from api.app import create_app
@@ -140,11 +141,18 @@ async def test_a_restarted_api_serves_its_partnerships_before_it_reads_the_topic
     assert [r["id"] for r in reopened.partnerships()] == [event["data"]["id"]]  # and not the invalid one
 
 
-async def test_the_api_apart_counts_and_redrives_what_the_workers_kept(settings, broker, tmp_path):
-    """As in the compose file, the workers and the API share the data dir (each its own files in it):
-    the API reads the workers' counts and dead letters from their state.db."""
+@pytest.mark.parametrize("state", ["sqlite", "postgres"])
+async def test_the_api_apart_counts_and_redrives_what_the_workers_kept(settings, broker, request, state):
+    """The API reads the workers' counts and dead letters from their state: from state.db when they
+    share the data dir (each its own files in it), or, as in the compose file, from PostgreSQL while
+    each keeps a data dir of its own."""
     worker_settings, api_settings = settings
-    api_settings = api_settings.model_copy(update={"data_dir": worker_settings.data_dir})
+    if state == "sqlite":
+        api_settings = api_settings.model_copy(update={"data_dir": worker_settings.data_dir})
+    else:
+        shared = {"state_url": SecretStr(request.getfixturevalue("postgres")),
+                  "state_schema": f"split_{uuid.uuid4().hex[:8]}"}
+        worker_settings, api_settings = (s.model_copy(update=shared) for s in (worker_settings, api_settings))
     store = QdrantServerStore(QdrantClient(":memory:"), "split")
     embedder = HashingEmbedder(dimension=64)
     worker = Runtime(worker_settings, run_workers=True, serve_api=False, embedder=embedder, store=store)
@@ -180,3 +188,5 @@ async def test_the_api_apart_counts_and_redrives_what_the_workers_kept(settings,
 
         await until(dead_again, "the redriven record to come back through the workers")
     store.close()
+    if state == "postgres":
+        assert not any((s.data_dir / "state.db").exists() for s in (worker_settings, api_settings))
