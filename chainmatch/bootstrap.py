@@ -287,7 +287,7 @@ class Runtime:
 
         # faust keeps its files in the data dir, which no state file creates when the state is in PostgreSQL.
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        state = await asyncio.to_thread(open_worker_state, self.settings)
+        state = await self._open_worker_state()
         stack.callback(state.close)
         self._worker_state = state
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
@@ -318,6 +318,21 @@ class Runtime:
                                       "taking what is left on the embedded broker", self.settings.stop_drain_s)
         stack.push_async_callback(self._check_broker)
         return matcher
+
+    async def _open_worker_state(self) -> StateStore:
+        """The workers' state, once it opens: a state database that is not up yet (or refuses) is tried
+        again until it is, and /healthz says so meanwhile."""
+        from chainmatch.retry import until_done
+
+        opened: list[StateStore] = []
+
+        async def attempt() -> None:
+            self._store_status = f"opening the workers' state in {worker_state_place(self.settings)}"
+            opened.append(await asyncio.to_thread(open_worker_state, self.settings))
+            self._store_status = "starting"
+
+        await until_done(attempt, "opening the workers' state")
+        return opened[0]
 
     async def _check_broker(self) -> None:
         """The first step of a stop: is the broker still there to stop with?"""
@@ -360,7 +375,7 @@ class Runtime:
             await asyncio.sleep(1)
         state = SqliteState(self.settings.data_dir / STATE_FILE)
         stack.callback(state.close)
-        self._worker_state = await asyncio.to_thread(open_worker_state, self.settings)
+        self._worker_state = await self._open_worker_state()
         stack.callback(self._worker_state.close)
         matcher = Matcher(embedder=self._embedder, store=self._store, state=state, progress=progress,
                           label_models=load_label_models(self._embedder.name))

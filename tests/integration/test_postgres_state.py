@@ -7,11 +7,13 @@ import argparse
 import asyncio
 import itertools
 import json
+import uuid
 
 import pytest
 from builders import make_entity, make_event
 
-from chainmatch.bootstrap import WORKER_STATE_FILE, holds_worker_state, open_worker_state
+from chainmatch.bootstrap import WORKER_STATE_FILE, Runtime, holds_worker_state, open_worker_state, topic_names
+from chainmatch.broker import ensure_topics
 from chainmatch.cli import cmd_redrive
 from chainmatch.settings import Settings
 from matcher.adapters.hashing_embedder import HashingEmbedder
@@ -92,3 +94,31 @@ async def test_two_ingest_workers_the_api_and_redrive_share_one_postgres_state(s
 def test_a_state_url_must_be_postgresql():
     with pytest.raises(ValueError, match="PostgreSQL"):
         Settings(_env_file=None, state_url="sqlite:///data/state.db")
+
+
+async def test_a_worker_waits_for_the_state_database_and_says_so_meanwhile(broker, postgres, tmp_path):
+    import psycopg
+
+    database = f"late_{uuid.uuid4().hex[:8]}"  # not there yet, as when the database starts after the worker
+    settings = Settings(_env_file=None, kafka_bootstrap=broker.bootstrap, topic_prefix=f"{database}.",
+                        data_dir=tmp_path, model="hashing:64", topic_partitions=2,
+                        state_url=postgres.replace("/postgres?", f"/{database}?"))
+    ensure_topics(broker.bootstrap, topic_names(settings), 2)
+    worker = Runtime(settings, run_workers=True, serve_api=False, embedder=HashingEmbedder(dimension=64),
+                     store=MemoryStore())
+
+    async def until(check, timeout_s: float = 60):
+        for _ in range(int(timeout_s / 0.2)):
+            if result := check():
+                return result
+            await asyncio.sleep(0.2)
+        pytest.fail(f"timed out: {worker.health()}")
+
+    async with worker.lifespan(None):
+        await until(lambda: "opening the workers' state" in worker.health()[1]["store"])
+        await asyncio.sleep(1)  # a try or two later: still waiting, not failed
+        ready, components = worker.health()
+        assert not ready and "failure" not in components and "opening" in components["store"]
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {database}")
+        await until(lambda: worker.health()[0])
