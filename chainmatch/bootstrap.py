@@ -141,7 +141,8 @@ def index_embedded_store(store: VectorStore) -> None:
 class Runtime:
     """The running system, started in the lifespan of the app that serves it: the API app
     (api.deps.Backend) in `chainmatch up` and `chainmatch api`, the health app (chainmatch.health) in
-    `chainmatch worker`. The worker and the API processes share only Kafka and the vector store.
+    `chainmatch worker`. The worker and the API processes share only Kafka, the vector store and the
+    workers' state (open_worker_state).
 
     `run_workers`: the stream workers run here, over a matcher whose partnership book is theirs
     (open_worker_state). `serve_api`: the API's own edges run here, the subscribers and, when the

@@ -26,6 +26,7 @@ except ImportError as error:  # pragma: no cover - the message is the point
     raise ImportError("PostgreSQL state needs psycopg: pip install 'chainmatch[server]'") from error
 
 ORDER = "written_order"  # the schema's sequence that numbers every write
+CONNECT_TIMEOUT_S = 10
 
 
 class PostgresState:
@@ -37,13 +38,18 @@ class PostgresState:
         self._db = self._connect()
 
     def _connect(self) -> psycopg.Connection:
-        db = psycopg.connect(self._url, autocommit=True)
-        with db.transaction():
-            # Workers start together: one at a time creates what is missing, or two CREATE ... IF NOT
-            # EXISTS can collide on the catalogue's unique index.
-            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._schema,))
-            db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema)))
-            db.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {}").format(sql.Identifier(self._schema, ORDER)))
+        # A server that does not answer fails the call in seconds (the callers retry), not in minutes.
+        db = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        try:
+            with db.transaction():
+                # Workers start together: one at a time creates what is missing, or two CREATE ... IF NOT
+                # EXISTS can collide on the catalogue's unique index.
+                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._schema,))
+                db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema)))
+                db.execute(sql.SQL("CREATE SEQUENCE IF NOT EXISTS {}").format(sql.Identifier(self._schema, ORDER)))
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _conn(self) -> psycopg.Connection:
