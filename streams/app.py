@@ -35,14 +35,20 @@ def incoming(event) -> Incoming:
 class SettleClock:
     """When to settle: once the input has been idle for `idle_s`, or `max_wait_s` after the first
     unsettled batch while batches keep coming. Idle points, not batch boundaries, decide, so a
-    restarted worker publishes the same partnership events as one that ran through."""
+    restarted worker publishes the same partnership events as one that ran through. A batch being
+    handled is input too: a batch that takes longer than `idle_s` is not an idle moment."""
 
     idle_s: float
     max_wait_s: float
     last_batch: float = 0.0
     first_unsettled: float | None = None
+    handling: int = 0
+
+    def batch_started(self) -> None:
+        self.handling += 1
 
     def batch_done(self, now: float) -> None:
+        self.handling = max(self.handling - 1, 0)
         self.last_batch = now
         if self.first_unsettled is None:
             self.first_unsettled = now
@@ -51,7 +57,8 @@ class SettleClock:
         if not unsettled:
             return False
         waited = now - (self.first_unsettled if self.first_unsettled is not None else now)
-        return now - self.last_batch >= self.idle_s or waited >= self.max_wait_s
+        idle = not self.handling and now - self.last_batch >= self.idle_s
+        return idle or waited >= self.max_wait_s
 
     def settled(self) -> None:
         self.first_unsettled = None
@@ -96,6 +103,7 @@ def create_app(settings: Settings, handler: BatchHandler, state: PipelineState) 
                 async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
                     batch = [incoming(e) for e in events]
                     state.in_flight += 1
+                    clock.batch_started()
                     try:
                         await until_done(partial(handler.handle, batch), f"agent {name}: batch of {len(batch)}")
                     finally:

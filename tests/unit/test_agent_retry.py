@@ -47,3 +47,18 @@ def test_the_settle_clock_waits_for_an_idle_moment_or_for_its_longest_wait():
     clock.settled()
     clock.batch_done(15.1)
     assert not clock.due(15.2, unsettled=True)
+
+
+def test_a_batch_still_being_handled_is_no_idle_moment():
+    clock = stream_app.SettleClock(idle_s=0.5, max_wait_s=5)
+    clock.batch_started()
+    clock.batch_done(10.0)
+    clock.batch_started()  # a slow batch: a second later it is still being handled
+    assert not clock.due(11.0, unsettled=True)
+    clock.batch_done(11.2)
+    assert not clock.due(11.5, unsettled=True) and clock.due(11.7, unsettled=True)
+    clock.settled()
+    clock.batch_started()
+    clock.batch_done(11.8)
+    clock.batch_started()
+    assert not clock.due(16.7, unsettled=True) and clock.due(16.8, unsettled=True)  # the longest wait holds
