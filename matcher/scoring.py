@@ -7,13 +7,13 @@ to the score. Distance never counts against a match: region only ever adds a sma
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from matcher import policy, sectors
+from matcher.lexical import terms
 from matcher.model import RESOURCES, Profile
 
 # Learned, not hand-set: `make fit` (benchmarks/fit_scoring.py) fits them on the dev split of the park
@@ -40,9 +40,10 @@ class PairScore:
 
 
 @functools.lru_cache(maxsize=4096)
-def _words(text: str) -> frozenset[str]:
-    """Cached: one profile's words are read against every candidate of a request."""
-    return frozenset(re.findall(r"[a-z0-9][a-z0-9+-]{2,}", text.lower()))
+def _words(capability: str) -> frozenset[str]:
+    """A capability's terms as BM25 counts them (Chinese folded and segmented); cached: the same
+    capabilities are read against every candidate of a request."""
+    return frozenset(terms(capability))
 
 
 # Each component is two functions: its values for one profile against many (a suggestion ranks some
@@ -97,8 +98,8 @@ def mention_reasons(me: Profile, other: Profile) -> list[str]:
 def _capability_hits(me: Profile, other: Profile) -> list[str]:
     """Capabilities of one that the other's profile talks about (either way round)."""
     # Each side's words are read only when the other side has capabilities to look for.
-    hits = [c for c in other.capabilities if _words(c) and _words(c) <= _words(me.text())]
-    return hits + [c for c in me.capabilities if _words(c) and _words(c) <= _words(other.text())]
+    hits = [c for c in other.capabilities if _words(c) and _words(c) <= me.document().counts.keys()]
+    return hits + [c for c in me.capabilities if _words(c) and _words(c) <= other.document().counts.keys()]
 
 
 def capability_values(me: Profile, others: Sequence[Profile]) -> list[float]:

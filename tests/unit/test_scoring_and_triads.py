@@ -124,3 +124,13 @@ def test_scores_of_many_candidates_at_once_are_each_ones_explained_score_and_sum
             assert scored.explain(index, ["x"]) == alone
             assert (alone.score, list(alone.breakdown.values())) == (scored.scores[index], list(scored.weighted[index]))
             assert alone.score == round(sum(alone.breakdown.values()), 6)
+
+
+def test_a_chinese_capability_fits_a_profile_written_in_the_other_script():
+    from matcher.scoring import capability_reasons
+
+    chip = Profile.from_data("company", make_entity(roles=["chip"], capabilities=["自動駕駛晶片"],
+                                                    description="香港的晶片設計公司。"))
+    carmaker = Profile.from_data("company", make_entity(roles=["application"], capabilities=None,
+                                                        description="我们的量产车型搭载自动驾驶芯片和智能座舱。"))
+    assert capability_reasons(carmaker, chip) == ["its capability 自動駕駛晶片 fits"]
