@@ -35,7 +35,7 @@ from matcher.service import Matcher
 
 TOP = 5
 BATCH = 64
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1, 2, 3, 4)
 SPLITS = ("dev", "holdout")
 
 # A ranker answers: the top ids for `case`, optionally limited to those holding `role`.
