@@ -175,9 +175,9 @@ class Inferred:
     accepted: tuple[str, ...]
 
 
-def _keyword_hits(text: str, label: str) -> int:
-    lowered = chinese.fold(text)
-    return sum(1 for word in KEYWORDS.get(label, ()) if re.search(rf"(?<![a-z]){re.escape(word)}", lowered))
+def _keyword_hits(folded: str, label: str) -> int:
+    """Keywords of `label` in a text already folded (matcher.chinese.fold)."""
+    return sum(1 for word in KEYWORDS.get(label, ()) if re.search(rf"(?<![a-z]){re.escape(word)}", folded))
 
 
 Neighbours = Sequence[tuple[float, Sequence[str]]]  # (similarity, declared labels) of nearby profiles
@@ -227,7 +227,8 @@ class Inferrer:
               neighbours: Neighbours = (), *, accept: float = ROLE_ACCEPT, secondary: float | None = None) -> Inferred:
         """Average of the available distributions: prototypes (with keywords), centroids, neighbours."""
         prototypes = self._prototypes[group]
-        hits = {label: min(_keyword_hits(text, label), 3) for label in prototypes}
+        folded = chinese.fold(text)  # once, not once per label
+        hits = {label: min(_keyword_hits(folded, label), 3) for label in prototypes}
         if not self.reads(text):
             # The model does not read this language: only the keyword list speaks, and never with confidence.
             total = sum(hits.values())
