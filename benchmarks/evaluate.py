@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.park import LANGUAGES, PARK, Case, cases, pool, rows
+from chainmatch.bootstrap import embedder_factory
+from chainmatch.settings import Settings
 from matcher.adapters.edge_store import EdgeStore
 from matcher.adapters.label_files import load_label_models
 from matcher.model import ROLES, Upsert
@@ -205,17 +207,8 @@ def table_of(title: str, runs: Sequence[dict[str, dict[str, float]]]) -> str:
 
 
 def build_embedder(model: str | None) -> Embedder:
-    if model and model.startswith("hashing:"):
-        from matcher.adapters.hashing_embedder import HashingEmbedder
-
-        return HashingEmbedder(int(model.removeprefix("hashing:")))
-    from matcher.adapters.use_embedder import USE_MODEL_NAME, UseEmbedder
-
-    if model in (None, USE_MODEL_NAME):
-        return UseEmbedder(threads=2)
-    from matcher.adapters.sentence_embedder import SentenceEmbedder
-
-    return SentenceEmbedder(model)
+    """The model `CHAINMATCH_MODEL` would name, in this process, with both cores for the encoder."""
+    return embedder_factory(Settings(model=model, model_threads=2))()
 
 
 def main(argv: Sequence[str] = ()) -> None:

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.profiles import synthetic_profiles
+from chainmatch.bootstrap import embedder_factory
 from chainmatch.settings import Settings
 from matcher.adapters.edge_store import EdgeStore
 from matcher.adapters.hashing_embedder import HashingEmbedder
 from matcher.adapters.label_files import load_label_models
 from matcher.adapters.sqlite_state import SqliteState
-from matcher.adapters.use_embedder import UseEmbedder
 from matcher.model import Profile, Upsert
 from matcher.ports import Embedder
 from matcher.service import Matcher
@@ -76,14 +76,15 @@ def pipeline_rate(embedder: Embedder, *, stored: int, events: int, batch: int) -
     return rate
 
 
-def default_encoder(progress=None) -> UseEmbedder:
-    """The default model as `chainmatch up` runs it (one BLAS thread, chainmatch.settings)."""
-    return UseEmbedder(threads=Settings().model_threads, progress=progress)
+def default_encoder() -> Embedder:
+    """The model as `chainmatch up` runs it (the default one, one BLAS thread: chainmatch.settings), here
+    in this process."""
+    return embedder_factory(Settings())()
 
 
 def main() -> None:
     hashing = pipeline_rate(HashingEmbedder(dimension=384), stored=3000, events=3000, batch=500)
-    model = default_encoder(progress=print)
+    model = default_encoder()
     profiles = synthetic_profiles(256, seed=1)
     model.embed([p.text() for p in profiles[:32]])  # warm-up
     raw = encoder_rate(model, [p.text() for p in profiles])

@@ -32,22 +32,32 @@ def progress(message: str) -> None:
     print(f"chainmatch: {message}", file=sys.stderr, flush=True)
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    """`hashing:<dimension>` names the deterministic test embedder (tests, pipeline benchmarks); the
-    default multilingual encoder and any sentence-transformers model run in a child process
-    (matcher.adapters.process_embedder says why): close it with `close_embedder`."""
+def embedder_factory(settings: Settings) -> Callable[[], Embedder]:
+    """What builds the embedder the settings name, in whichever process calls it: `hashing:<dimension>`
+    (the deterministic test embedder), the default multilingual encoder, or a sentence-transformers
+    model. Picklable, so a child process can call it."""
     if settings.model and settings.model.startswith("hashing:"):
         from matcher.adapters.hashing_embedder import HashingEmbedder
 
-        return HashingEmbedder(dimension=int(settings.model.removeprefix("hashing:")))
-    from matcher.adapters.process_embedder import ProcessEmbedder
+        return partial(HashingEmbedder, dimension=int(settings.model.removeprefix("hashing:")))
     from matcher.adapters.use_embedder import USE_MODEL_NAME, UseEmbedder
 
     if settings.model in (None, USE_MODEL_NAME):
-        return ProcessEmbedder(partial(UseEmbedder, threads=settings.model_threads, progress=progress))
+        return partial(UseEmbedder, threads=settings.model_threads, progress=progress)
     from matcher.adapters.sentence_embedder import SentenceEmbedder
 
-    return ProcessEmbedder(partial(SentenceEmbedder, settings.model, progress=progress))
+    return partial(SentenceEmbedder, settings.model, progress=progress)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name; a real model runs in a child process
+    (matcher.adapters.process_embedder says why): close it with `close_embedder`."""
+    factory = embedder_factory(settings)
+    if settings.model and settings.model.startswith("hashing:"):
+        return factory()
+    from matcher.adapters.process_embedder import ProcessEmbedder
+
+    return ProcessEmbedder(factory)
 
 
 def close_embedder(embedder: Embedder) -> None:
